@@ -112,6 +112,7 @@ const schema = z.object({
   CONFIRMATIONS: int(1, 10_000).default(50),
   FINALITY_STALL_SECONDS: int(1, 86_400).default(60),
   MAX_REORG_DEPTH: int(1, 100_000).default(1_000),
+  LOGS_CROSS_CHECK: bool.default(true),
   BACKFILL_CHUNK_BLOCKS: int(1, 5_000).default(2_000),
   ANVIL_PORT: int(1, 65535).default(8545),
   ANVIL_BLOCK_TIME: z.coerce.number().positive().max(60).default(0.45),
@@ -157,6 +158,7 @@ export interface Config {
     finalityStallSeconds: number
     maxReorgDepth: number
     backfillChunkBlocks: number
+    crossCheckLogs: boolean
     anvilPort: number
     anvilBlockTime: number
     metricsPort: number
@@ -256,6 +258,7 @@ export function loadConfig(
       finalityStallSeconds: e.FINALITY_STALL_SECONDS,
       maxReorgDepth: e.MAX_REORG_DEPTH,
       backfillChunkBlocks: e.BACKFILL_CHUNK_BLOCKS,
+      crossCheckLogs: e.LOGS_CROSS_CHECK,
       anvilPort: e.ANVIL_PORT,
       anvilBlockTime: e.ANVIL_BLOCK_TIME,
       metricsPort: e.INDEXER_METRICS_PORT,

@@ -1,0 +1,167 @@
+import type { Sql } from 'postgres'
+import type { Config } from '../lib/config.js'
+import { ConfigError } from '../lib/errors.js'
+import type { Logger } from '../lib/logger.js'
+import type { Metrics } from '../lib/metrics.js'
+import { createFinalityTracker } from './confirm/finality.js'
+import { createBlockFetcher } from './fetch/block-fetcher.js'
+import { createHeadTracker } from './follow/head-tracker.js'
+import { InvalidRpcAnswerError } from './rpc/errors.js'
+import { createRpcClient } from './rpc/rpc-client.js'
+import {
+  initCheckpoint,
+  loadCheckpoint,
+  syncTokens,
+} from './store/checkpoint.js'
+import { createSyncer } from './sync/syncer.js'
+
+export interface IndexerOptions {
+  config: Config['chain'] & { rpcUrls: string[] }
+  sql: Sql
+  metrics: Metrics
+  log: Logger
+  onEvents?: () => void
+  /** Overrides for tests. */
+  tuning?: { wsStallMs?: number; prefetch?: number; crossCheckLogs?: boolean }
+}
+
+/**
+ * Wires the stages of the indexer: RPC, head following, fetching, matching
+ * and storing, confirming, reverting. `run()` resolves when stopped and
+ * rejects only on a fault a person must look at (a reorg past finality).
+ */
+export async function createIndexer(opts: IndexerOptions) {
+  const { config, sql, metrics } = opts
+  const log = opts.log.child({ component: 'indexer' })
+  const rpc = createRpcClient({
+    urls: config.rpcUrls,
+    timeoutMs: config.rpcTimeoutMs,
+    metrics,
+    log: opts.log,
+  })
+  const fetcher = createBlockFetcher({
+    rpc,
+    tokens: config.tokens,
+    crossCheck: opts.tuning?.crossCheckLogs ?? config.crossCheckLogs,
+    log: opts.log,
+  })
+  await checkChainId(rpc, config.id)
+  await syncTokens(sql, config.id, config.tokens)
+
+  const lock = await acquireChainLock(sql, config.id, log)
+  const finality = createFinalityTracker({
+    fetcher,
+    confirmations: config.confirmations,
+    stallSeconds: config.finalityStallSeconds,
+    chainId: config.id,
+    metrics,
+    log: opts.log,
+  })
+  if (!(await loadCheckpoint(sql, config.id))) {
+    const head = await fetcher.blockNumber()
+    const final = await finality.target(head)
+    const anchorNumber =
+      config.startBlock !== undefined
+        ? config.startBlock > 0n
+          ? config.startBlock - 1n
+          : 0n
+        : final.number > 0n
+          ? final.number
+          : 0n
+    const anchor = await fetcher.header(anchorNumber)
+    const finalized = anchorNumber < final.number ? anchorNumber : final.number
+    await initCheckpoint(
+      sql,
+      config.id,
+      anchor,
+      finalized < 0n ? 0n : finalized,
+    )
+    log.info(
+      { block_number: anchor.number, block_hash: anchor.hash },
+      'Created checkpoint',
+    )
+  }
+
+  const head = createHeadTracker({
+    fetcher,
+    pollIntervalMs: config.pollIntervalMs,
+    wsUrl: config.wsUrl,
+    wsStallMs: opts.tuning?.wsStallMs ?? 3_000,
+    chainId: config.id,
+    metrics,
+    log: opts.log,
+  })
+  const syncer = createSyncer({
+    sql,
+    chainId: config.id,
+    tokens: config.tokens,
+    fetcher,
+    head,
+    finality,
+    maxReorgDepth: config.maxReorgDepth,
+    prefetch: opts.tuning?.prefetch ?? 16,
+    pollIntervalMs: config.pollIntervalMs,
+    metrics,
+    log: opts.log,
+    onEvents: opts.onEvents ?? (() => {}),
+  })
+
+  const running = syncer.run().finally(() => {
+    head.stop()
+    return lock.release()
+  })
+  return {
+    running,
+    checkpoint: syncer.checkpoint,
+    stop: async () => {
+      syncer.stop()
+      head.stop()
+      await running.catch(() => {})
+    },
+  }
+}
+
+export type Indexer = Awaited<ReturnType<typeof createIndexer>>
+
+async function checkChainId(
+  rpc: ReturnType<typeof createRpcClient>,
+  expected: number,
+) {
+  const actual = await rpc.request('eth_chainId', [], {
+    parse: (raw) => {
+      if (typeof raw !== 'string')
+        throw new InvalidRpcAnswerError('Bad chain id')
+      return Number(BigInt(raw))
+    },
+  })
+  if (actual !== expected) {
+    throw new ConfigError([
+      `CHAIN_ID: the RPC serves chain ${actual}, but ${expected} is configured`,
+    ])
+  }
+}
+
+/**
+ * One active indexer per chain: a session advisory lock held on a reserved
+ * connection. A second process waits here as a standby.
+ */
+async function acquireChainLock(sql: Sql, chainId: number, log: Logger) {
+  const conn = await sql.reserve()
+  const key = 7_315_000 + chainId
+  let warned = false
+  while (true) {
+    const [row] = await conn<
+      { ok: boolean }[]
+    >`select pg_try_advisory_lock(${key}) as ok`
+    if (row?.ok) break
+    if (!warned) log.info({ chain_id: chainId }, 'Waiting for the chain lock')
+    warned = true
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+  }
+  return {
+    release: async () => {
+      await conn`select pg_advisory_unlock(${key})`.catch(() => {})
+      conn.release()
+    },
+  }
+}
