@@ -1,0 +1,54 @@
+import { Hono } from 'hono'
+import { registerAdminRoutes } from './admin/routes.js'
+import { adminAuth } from './admin-auth.js'
+import type { ApiDeps } from './deps.js'
+import {
+  ApiError,
+  errorResponse,
+  isDatabaseUnavailable,
+  unavailable,
+} from './errors.js'
+import { registerHealthRoutes } from './health.js'
+import { observe } from './observe.js'
+import { registerUserRoutes } from './users/routes.js'
+import { createWebhookHandler, WEBHOOK_PATH } from './webhook/route.js'
+
+export type { ApiConfig, ApiDeps } from './deps.js'
+
+/**
+ * The whole HTTP API as one Hono app, with no socket of its own: tests
+ * drive it with `app.request()`, `startApiServer` puts it on a port.
+ */
+export function createApiApp(deps: ApiDeps): Hono {
+  const log = deps.log.child({ component: 'api' })
+  const app = new Hono()
+
+  app.use('*', observe(log, deps.metrics))
+  const guard = adminAuth(deps.config.adminToken)
+  app.use('/api/v1/users', guard)
+  app.use('/api/v1/users/*', guard)
+  app.use('/api/v1/admin/*', guard)
+
+  app.post(WEBHOOK_PATH, createWebhookHandler(deps))
+  registerUserRoutes(app, deps)
+  registerAdminRoutes(app, deps)
+  registerHealthRoutes(app, deps)
+
+  app.notFound((c) =>
+    errorResponse(
+      c,
+      new ApiError(404, 'not_found', `No route for ${c.req.method} here.`),
+    ),
+  )
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return errorResponse(c, error)
+    if (isDatabaseUnavailable(error)) {
+      log.warn({ err: error }, 'Lost the database')
+      return errorResponse(c, unavailable(error))
+    }
+    log.error({ err: error }, 'Failed request')
+    const internal = new ApiError(500, 'internal_error', 'Internal error.')
+    return errorResponse(c, internal)
+  })
+  return app
+}
