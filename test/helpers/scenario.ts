@@ -1,6 +1,12 @@
 import type { Address } from 'viem'
+import { encodeFunctionData } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { ANVIL_ACCOUNT, placeToken, send } from '../../devchain/token.js'
+import {
+  ANVIL_ACCOUNT,
+  placeToken,
+  send,
+  tokenAbi,
+} from '../../devchain/token.js'
 import type { TestChain } from './chain.js'
 import type { TestDatabase } from './database.js'
 import { USDC, USDT } from './indexer.js'
@@ -50,4 +56,26 @@ export async function eventsOf(db: TestDatabase) {
     { id: string; type: string; deposit_id: string; body: string }[]
   >`
     select id, type, deposit_id, body from outbox_events order by seq`
+}
+
+/** anvil_reorg: replaces the newest `depth` blocks; txs go at block offsets. */
+export async function reorg(
+  chain: TestChain,
+  depth: number,
+  txs: [{ from: Address; to: Address; data: `0x${string}` }, number][] = [],
+) {
+  // anvil does not estimate gas for these; without a limit they run out.
+  const withGas = txs.map(([tx, offset]) => [{ ...tx, gas: '0x80000' }, offset])
+  await chain.client.request({
+    method: 'anvil_reorg' as never,
+    params: [depth, withGas] as never,
+  })
+}
+
+export function transferCall(to: Address, amount: bigint) {
+  return encodeFunctionData({
+    abi: tokenAbi,
+    functionName: 'transfer',
+    args: [to, amount],
+  })
 }
