@@ -40,6 +40,8 @@ export async function startEmbeddedPostgres(opts: {
   port: number
   log: Logger
   database?: string
+  /** Drop and create the database: for the throwaway demo chain. */
+  recreate?: boolean
 }): Promise<EmbeddedDatabase> {
   const dir = reachableDataDir(path.resolve(opts.dir), opts.log)
   const admin = urlFor(opts.port)
@@ -72,6 +74,9 @@ export async function startEmbeddedPostgres(opts: {
   }
 
   const sql = postgres(admin, { max: 1, onnotice: () => {} })
+  if (opts.recreate) {
+    await sql.unsafe(`drop database if exists "${database}" with (force)`)
+  }
   const [row] = await sql`select 1 from pg_database where datname = ${database}`
   if (!row) await sql.unsafe(`create database "${database}"`)
   await sql.end()
