@@ -12,6 +12,8 @@ export interface AnvilOptions {
   noMining?: boolean
   /** Blocks per epoch: anvil serves `finalized` as head - 2 epochs. */
   slotsInAnEpoch?: number
+  /** Mempool order; `fifo` keeps a replay in the order it was sent. */
+  order?: 'fees' | 'fifo'
 }
 
 export interface Anvil {
@@ -45,6 +47,7 @@ export async function startAnvil(opts: AnvilOptions): Promise<Anvil> {
   ]
   if (opts.blockTime) args.push('--block-time', String(opts.blockTime))
   if (opts.noMining) args.push('--no-mining')
+  if (opts.order) args.push('--order', opts.order)
 
   const child = spawn(anvilBinary(), args, {
     stdio: ['ignore', 'ignore', 'pipe'],
