@@ -42,7 +42,9 @@ const url = (schemes: string[]) =>
         return false
       }
     },
-    { message: `expected a URL starting with ${schemes.join(' or ')}//` },
+    {
+      message: `expected a URL starting with ${schemes.map((s) => `${s}//`).join(' or ')}`,
+    },
   )
 
 const urlList = (schemes: string[]) =>
@@ -199,9 +201,11 @@ export function loadConfig(
   const parsed = schema.safeParse(cleaned)
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map(
-        (issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`,
-      ),
+      parsed.error.issues.map((issue) => {
+        const [name, item] = issue.path
+        const where = typeof item === 'number' ? ` (entry ${item + 1})` : ''
+        return `${String(name ?? '(env)')}: ${issue.message}${where}`
+      }),
     )
   }
   const e = parsed.data
