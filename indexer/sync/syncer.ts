@@ -58,6 +58,7 @@ export function createSyncer(deps: SyncerDeps) {
   let stopped = false
   let lastFinalityAt = 0
   let lastHeadRecordAt = 0
+  let verified = false
 
   async function fetchBlock(number: bigint): Promise<Fetched> {
     const header = await deps.fetcher.header(number)
@@ -238,9 +239,23 @@ export function createSyncer(deps: SyncerDeps) {
     if (confirmed.length > 0) deps.onEvents()
   }
 
+  /**
+   * A reorg may have happened while we were down; with no new block yet,
+   * the parent check would not see it. Compare the checkpoint itself.
+   */
+  async function verifyCheckpoint(head: bigint): Promise<void> {
+    if (head < cp.number) return
+    const canonical = await deps.fetcher.header(cp.number)
+    if (canonical.hash !== cp.hash) await handleReorg(head)
+  }
+
   async function step(): Promise<void> {
     const head = deps.head.current()
     if (head < 0n) return
+    if (!verified) {
+      await verifyCheckpoint(head)
+      verified = true
+    }
     if (head > cp.number) await advance(head)
     else if (head < cp.number) await checkBehind(head)
     const now = Date.now()

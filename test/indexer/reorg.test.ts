@@ -133,6 +133,18 @@ describe('indexer: reorgs', () => {
     expect((await depositsOf(db)).map((r) => r.id)).toEqual([old.id])
   })
 
+  it('behavior: notices at start-up that the checkpoint block itself was replaced', async () => {
+    await start()
+    const user = await createUser(db)
+    const old = await depositWith(8n, user.address)
+    await indexer!.stop()
+    // Same height, new hash, no block above it yet.
+    await reorg(chain, 1)
+    indexer = await startTestIndexer({ rpcUrl: chain.url, db })
+    await eventually(async () => (await statuses()).includes('8:reverted'))
+    expect((await depositsOf(db)).map((r) => r.id)).toEqual([old.id])
+  })
+
   it('error: stops with a deep-reorg error when a final block is replaced', async () => {
     await start()
     const user = await createUser(db)
