@@ -1,0 +1,322 @@
+/**
+ * Measures the webhook dispatcher against a minimal receiver that answers
+ * 200, run in a child process so it does not share the dispatcher's core.
+ *
+ *   npx tsx bench/dispatcher.ts [--events 20000] [--concurrency 16]
+ *     [--rate 2000] [--batch 50] [--notify]
+ *
+ * Phase 1 (backlog): N events committed at once, then delivered; reports
+ * deliveries/s. Phase 2 (live): N events committed in batches of --batch at
+ * --rate events/s, the dispatcher woken after each commit (or only by
+ * NOTIFY with --notify); reports latency from commit to receipt.
+ * Uses BENCH_DATABASE_URL (a database is created in it and dropped) or an
+ * embedded PostgreSQL in a temporary folder.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { parseArgs } from 'node:util'
+import postgres from 'postgres'
+import { createDb, type Sql } from '../db/client.js'
+import { startEmbeddedPostgres } from '../db/embedded.js'
+import { runMigrations } from '../db/migrate.js'
+import {
+  createDispatcher,
+  type Dispatcher,
+  OUTBOX_CHANNEL,
+} from '../indexer/deliver/dispatcher.js'
+import { createLogger } from '../lib/logger.js'
+import { createMetrics } from '../lib/metrics.js'
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: 'string', default: '20000' },
+    concurrency: { type: 'string', default: '16' },
+    rate: { type: 'string', default: '2000' },
+    batch: { type: 'string', default: '50' },
+    notify: { type: 'boolean', default: false },
+  },
+})
+const EVENTS = Number(args.events)
+const CONCURRENCY = Number(args.concurrency)
+const RATE = Number(args.rate)
+const BATCH = Number(args.batch)
+
+/** Epoch milliseconds with sub-millisecond precision, comparable across processes. */
+const clock = () => performance.timeOrigin + performance.now()
+
+// Plain JS for `node -e`: answers 200 at once, keeps each arrival time and
+// hands them over on request.
+const RECEIVER = `
+const http = require('node:http')
+const seen = new Map()
+const clock = () => performance.timeOrigin + performance.now()
+const server = http.createServer((req, res) => {
+  req.resume()
+  req.on('end', () => {
+    seen.set(req.headers['webhook-id'], clock())
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end('{"status":"credited"}')
+  })
+})
+server.keepAliveTimeout = 60000
+server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
+process.on('message', (m) => {
+  if (m === 'count') process.send({ count: seen.size })
+  if (m === 'dump') { process.send({ seen: [...seen] }); seen.clear() }
+})
+`
+
+interface Receiver {
+  url: string
+  count(): Promise<number>
+  dump(): Promise<Map<string, number>>
+  stop(): void
+}
+
+async function startReceiver(): Promise<Receiver> {
+  const child = spawn(process.execPath, ['-e', RECEIVER], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const ask = <T>(message: string | undefined, key: string) =>
+    new Promise<T>((resolve) => {
+      const on = (m: Record<string, T>) => {
+        if (!(key in m)) return
+        child.off('message', on)
+        resolve(m[key] as T)
+      }
+      child.on('message', on)
+      if (message) child.send(message)
+    })
+  const port = await ask<number>(undefined, 'port')
+  return {
+    url: `http://127.0.0.1:${port}/hooks`,
+    count: () => ask<number>('count', 'count'),
+    dump: async () => new Map(await ask<[string, number][]>('dump', 'seen')),
+    stop: () => (child as ChildProcess).kill(),
+  }
+}
+
+function body(id: string, depositId: string): string {
+  const hex = (n: number) => `0x${randomBytes(n).toString('hex')}`
+  return JSON.stringify({
+    id,
+    type: 'deposit.detected',
+    createdAt: new Date().toISOString(),
+    data: {
+      depositId,
+      chainId: 56,
+      userId: 'a59b0893-0f43-43c8-83aa-87a0dff98338',
+      address: hex(20),
+      from: hex(20),
+      token: { address: hex(20), symbol: 'USDT', decimals: 18 },
+      amount: '1500000000000000000000',
+      amountDecimal: '1500',
+      txHash: hex(32),
+      logIndex: 7,
+      blockNumber: '75140593',
+      blockHash: hex(32),
+      blockTimestamp: new Date().toISOString(),
+      confirmations: 0,
+    },
+  })
+}
+
+let serial = 0
+
+interface Batch {
+  ids: string[]
+  deposits: string[]
+  bodies: string[]
+}
+
+/** Rows are made before the clock starts, so only the dispatcher is timed. */
+function makeBatch(count: number): Batch {
+  const batch: Batch = { ids: [], deposits: [], bodies: [] }
+  for (let i = 0; i < count; i++) {
+    serial += 1
+    const id = `evt_bench${String(serial).padStart(10, '0')}`
+    const depositId = `56:0x${serial.toString(16).padStart(64, '0')}:0`
+    batch.ids.push(id)
+    batch.deposits.push(depositId)
+    batch.bodies.push(body(id, depositId))
+  }
+  return batch
+}
+
+function makeBatches(total: number, size: number): Batch[] {
+  const batches: Batch[] = []
+  for (let done = 0; done < total; done += size) {
+    batches.push(makeBatch(Math.min(size, total - done)))
+  }
+  return batches
+}
+
+/** One transaction, as the indexer's per-block commit would be. */
+async function insertBatch(sql: Sql, batch: Batch, notify: boolean) {
+  await sql.begin(async (tx) => {
+    await tx`
+      insert into outbox_events (id, deposit_id, type, block_number, body)
+      select id, dep, 'deposit.detected', 75140593, b
+      from unnest(
+        ${batch.ids}::text[], ${batch.deposits}::text[], ${batch.bodies}::text[]
+      ) as t(id, dep, b)
+    `
+    if (notify) await tx`select pg_notify(${OUTBOX_CHANNEL}, '')`
+  })
+  return { ids: batch.ids, committedAt: clock() }
+}
+
+async function waitForCount(receiver: Receiver, target: number) {
+  while ((await receiver.count()) < target) await sleep(5)
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  const index = Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)
+  return sorted[Math.max(0, index)] ?? Number.NaN
+}
+
+function summary(latencies: number[]) {
+  const sorted = [...latencies].sort((a, b) => a - b)
+  const f = (p: number) => percentile(sorted, p).toFixed(1)
+  return `p50 ${f(0.5)} ms, p95 ${f(0.95)} ms, p99 ${f(0.99)} ms, max ${f(1)} ms`
+}
+
+async function backlog(sql: Sql, dispatcher: Dispatcher, r: Receiver) {
+  for (const batch of makeBatches(EVENTS, 5_000)) {
+    await insertBatch(sql, batch, false)
+  }
+  const committedAt = clock()
+  const cpu = process.cpuUsage()
+  dispatcher.wake()
+  await waitForCount(r, EVENTS)
+  await dispatcher.drain()
+  const elapsed = clock() - committedAt
+  const used = process.cpuUsage(cpu)
+  const seen = await r.dump()
+  const last = Math.max(...seen.values())
+  const rate = (ms: number) => Math.round(EVENTS / (ms / 1000))
+  console.log(
+    `backlog: ${EVENTS} events committed at once, all delivered and ` +
+      `recorded in ${(elapsed / 1000).toFixed(2)} s: ` +
+      `${rate(last - committedAt)} deliveries/s to the last receipt, ` +
+      `${rate(elapsed)}/s until recorded`,
+  )
+  const perEvent = (used.user + used.system) / EVENTS
+  console.log(
+    `backlog: dispatcher process CPU ${perEvent.toFixed(0)} µs per delivery`,
+  )
+}
+
+async function live(sql: Sql, dispatcher: Dispatcher, r: Receiver) {
+  const batches = makeBatches(EVENTS, BATCH)
+  const commits: { ids: string[]; committedAt: number }[] = []
+  const intervalMs = (BATCH / RATE) * 1000
+  const started = clock()
+  for (const [i, batch] of batches.entries()) {
+    const wait = started + i * intervalMs - clock()
+    if (wait > 0) await sleep(wait)
+    commits.push(await insertBatch(sql, batch, args.notify))
+    if (!args.notify) dispatcher.wake()
+  }
+  await waitForCount(r, EVENTS)
+  const elapsed = clock() - started
+  const seen = await r.dump()
+  const latencies = commits.flatMap((c) =>
+    c.ids.map((id) => (seen.get(id) ?? Number.NaN) - c.committedAt),
+  )
+  console.log(
+    `live: ${EVENTS} events, ${BATCH} per commit every ` +
+      `${intervalMs.toFixed(1)} ms (${RATE}/s offered, ` +
+      `${Math.round(EVENTS / (elapsed / 1000))}/s achieved, woken by ` +
+      `${args.notify ? 'NOTIFY' : 'wake()'})`,
+  )
+  console.log(`live: commit to receipt ${summary(latencies)}`)
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : 0
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/** A fresh, migrated database, and how to get rid of it. */
+async function database() {
+  const log = createLogger('warn')
+  let adminUrl = process.env.BENCH_DATABASE_URL
+  let stopServer = async () => {}
+  if (!adminUrl) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'bench-dispatcher-pg-'))
+    // As root, PostgreSQL runs as its own user, which must reach this folder.
+    await chmod(dir, 0o755)
+    const pg = await startEmbeddedPostgres({
+      dir: path.join(dir, 'data'),
+      port: await freePort(),
+      log,
+      database: 'postgres',
+    })
+    adminUrl = pg.url
+    stopServer = async () => {
+      await pg.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+  const name = `bench_${randomBytes(6).toString('hex')}`
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
+  await admin.unsafe(`create database ${name}`)
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  await runMigrations(url.toString())
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.unsafe(`drop database if exists ${name} with (force)`)
+      await admin.end()
+      await stopServer()
+    },
+  }
+}
+
+async function main() {
+  const db = await database()
+  const receiver = await startReceiver()
+  const { sql } = createDb(db.url, 10)
+  const writer = createDb(db.url, 2).sql
+  const dispatcher = createDispatcher({
+    sql,
+    metrics: createMetrics(),
+    log: createLogger('warn'),
+    webhook: {
+      url: receiver.url,
+      secret: `whsec_${randomBytes(32).toString('base64')}`,
+      concurrency: CONCURRENCY,
+      timeoutMs: 10_000,
+      maxAttempts: 30,
+      backoffBaseMs: 1_000,
+      backoffMaxMs: 3_600_000,
+    },
+  })
+  console.log(
+    `node ${process.version}, concurrency ${CONCURRENCY}, ${EVENTS} events`,
+  )
+  dispatcher.start()
+  try {
+    await backlog(writer, dispatcher, receiver)
+    await live(writer, dispatcher, receiver)
+  } finally {
+    await dispatcher.stop()
+    receiver.stop()
+    await Promise.all([sql.end(), writer.end()])
+    await db.drop()
+  }
+}
+
+await main()
