@@ -9,43 +9,47 @@ import { startApiServer } from './server.js'
 
 const config = loadConfigOrExit('api')
 const log = createLogger(config.logLevel)
+// loadConfig('api') refuses to start without a secret.
+const webhookSecret = config.webhook.secret ?? ''
 
-const embedded = config.database.url
-  ? undefined
+const database = config.database.url
+  ? { url: config.database.url, stop: async () => {} }
   : await startEmbeddedPostgres({
       dir: config.database.embeddedDir,
       port: config.database.embeddedPort,
       log,
     })
-const url = config.database.url ?? (embedded?.url as string)
-await runMigrations(url)
+await runMigrations(database.url)
 
-const { db, sql } = createDb(url, config.database.poolSize)
+const { db, sql } = createDb(database.url, config.database.poolSize)
 const app = createApiApp({
   db,
   sql,
   metrics: createMetrics(),
   log,
-  config: {
-    ...config.api,
-    // loadConfig('api') refuses to start without it.
-    webhookSecret: config.webhook.secret as string,
-    chainId: config.chain.id,
-  },
+  config: { ...config.api, webhookSecret, chainId: config.chain.id },
 })
 const server = await startApiServer(app, config.api)
 log.info({ url: server.url }, 'Started API')
 
 let stopping = false
-async function stop(signal: string) {
+async function stop(signal: string): Promise<void> {
   if (stopping) return
   stopping = true
   log.info({ signal }, 'Stopping API')
   await server.close()
   await sql.end({ timeout: 5 })
-  await embedded?.stop()
+  await database.stop()
   log.info('Stopped API')
-  process.exit(0)
 }
-process.on('SIGINT', () => void stop('SIGINT'))
-process.on('SIGTERM', () => void stop('SIGTERM'))
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    stop(signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'Failed to stop cleanly')
+        process.exit(1)
+      },
+    )
+  })
+}

@@ -12,6 +12,8 @@ export interface Applied {
   incident?: 'reversed' | 'reconfirmed'
 }
 
+export type Outcome = Applied | { status: 'unknown_user' }
+
 interface Deposit {
   status: CreditStatus
   created: boolean

@@ -5,9 +5,9 @@ import type { DepositEvent, DepositEventType } from '../../lib/deposit-event.js'
 export type CreditStatus = 'pending' | 'credited' | 'reverted'
 
 /** What the deposit becomes when this event is the first one heard of it. */
-const INITIAL_STATUS: Record<DepositEventType, CreditStatus> = {
+export const INITIAL_STATUS: Record<DepositEventType, CreditStatus> = {
   'deposit.detected': 'pending',
-  // Credited within the same transaction, right after the claim.
+  // Its ledger entry is written in the same transaction.
   'deposit.confirmed': 'credited',
   // Kept, so a late detected or confirmed of the same block cannot credit.
   'deposit.reverted': 'reverted',

@@ -1,17 +1,26 @@
 import type { Sql } from '../../db/client.js'
 import type { DepositEvent } from '../../lib/deposit-event.js'
-import { type Applied, applyEvent } from './apply.js'
+import { applyEvent, type Outcome } from './apply.js'
 import { claimEvent, markProcessed } from './claim.js'
-
-export type Outcome = Applied | { status: 'unknown_user' }
+import { tryFastPath } from './fast-path.js'
 
 /**
- * Applies one verified event in one transaction: the event is recorded,
- * the deposit moved, the ledger and balance written, or none of it.
- * An event for an unknown user is kept as rejected (and committed) so it
- * can be replayed once the user exists.
+ * Applies one verified event atomically: the event is recorded, the
+ * deposit moved, the ledger and balance written, or none of it. An event
+ * for an unknown user is kept as rejected (and committed) so it can be
+ * replayed once the user exists.
  */
-export function receiveEvent(
+export async function receiveEvent(
+  sql: Sql,
+  event: DepositEvent,
+  text: string,
+): Promise<Outcome> {
+  const fast = await tryFastPath(sql, event, text)
+  return fast === 'slow' ? receiveInTransaction(sql, event, text) : fast
+}
+
+/** Every case, in one transaction of a few statements. */
+export function receiveInTransaction(
   sql: Sql,
   event: DepositEvent,
   text: string,

@@ -9,8 +9,9 @@ import {
   unavailable,
 } from '../errors.js'
 import { readBody } from '../read-body.js'
+import type { Outcome } from './apply.js'
 import { parseEvent } from './parse.js'
-import { type Outcome, receiveEvent } from './receive.js'
+import { receiveEvent } from './receive.js'
 import { createSignatureCheck } from './verify.js'
 
 export const WEBHOOK_PATH = '/api/v1/webhooks/bep20'

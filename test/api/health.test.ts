@@ -1,5 +1,8 @@
+import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { call, createTestApi, type TestApi } from './support.js'
+import { createApiApp } from '../../api/app.js'
+import { createMetrics } from '../../lib/metrics.js'
+import { call, createTestApi, SECRET, type TestApi } from './support.js'
 
 describe('health, readiness and metrics', () => {
   let api: TestApi
@@ -78,5 +81,35 @@ describe('health, readiness and metrics', () => {
     expect(text).toContain('route="unmatched"')
     expect(text).toContain('route="/health",method="GET",status_class="2xx"')
     expect(text).not.toContain(id)
+  })
+
+  it('behavior: logs one line per request with its route pattern', async () => {
+    const lines: Record<string, unknown>[] = []
+    const log = pino(
+      { level: 'info' },
+      { write: (line: string) => lines.push(JSON.parse(line)) },
+    )
+    const app = createApiApp({
+      db: api.db.db,
+      sql: api.db.sql,
+      metrics: createMetrics(),
+      log,
+      config: {
+        bodyLimitBytes: 4096,
+        adminToken: undefined,
+        readyMaxLagBlocks: 5,
+        webhookSecret: SECRET,
+        chainId: 56,
+      },
+    })
+    await app.request('/api/v1/users/00000000-0000-4000-8000-000000000000')
+    const served = lines.filter((line) => line.msg === 'Served request')
+    expect(served).toHaveLength(1)
+    expect(served[0]).toMatchObject({
+      method: 'GET',
+      route: '/api/v1/users/:id',
+      status: 403,
+      duration_ms: expect.any(Number),
+    })
   })
 })
