@@ -46,7 +46,7 @@ const CONCURRENCY = Number(args.concurrency)
 const RATE = Number(args.rate)
 const BATCH = Number(args.batch)
 
-/** Epoch milliseconds with sub-millisecond precision, comparable across processes. */
+/** Epoch ms, sub-millisecond, comparable across processes. */
 const clock = () => performance.timeOrigin + performance.now()
 
 // Plain JS for `node -e`: answers 200 at once, keeps each arrival time and
@@ -64,7 +64,8 @@ const server = http.createServer((req, res) => {
   })
 })
 server.keepAliveTimeout = 60000
-server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
+server.listen(0, '127.0.0.1', () =>
+  process.send({ port: server.address().port }))
 process.on('message', (m) => {
   if (m === 'count') process.send({ count: seen.size })
   if (m === 'dump') { process.send({ seen: [...seen] }); seen.clear() }
@@ -184,7 +185,10 @@ function percentile(sorted: number[], p: number): number {
 function summary(latencies: number[]) {
   const sorted = [...latencies].sort((a, b) => a - b)
   const f = (p: number) => percentile(sorted, p).toFixed(1)
-  return `p50 ${f(0.5)} ms, p95 ${f(0.95)} ms, p99 ${f(0.99)} ms, max ${f(1)} ms`
+  return (
+    `p50 ${f(0.5)} ms, p95 ${f(0.95)} ms, ` +
+    `p99 ${f(0.99)} ms, max ${f(1)} ms`
+  )
 }
 
 async function backlog(sql: Sql, dispatcher: Dispatcher, r: Receiver) {

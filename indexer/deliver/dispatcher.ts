@@ -49,7 +49,11 @@ export interface Dispatcher {
   stop(): Promise<void>
   /** Looks for due events now; the indexer calls it after each commit. */
   wake(): void
-  /** Resolves once no due event is left. Needs start(); for tests. */
+  /**
+   * Resolves once no due event is left, counting those leased by other
+   * dispatchers; events waiting for a later retry are not due. Needs
+   * start(); rejects if the database cannot be asked. For tests.
+   */
   drain(): Promise<void>
 }
 
@@ -176,6 +180,9 @@ class DispatchLoop {
         this.wake()
       })
       .catch((error: unknown) => {
+        // A bug, not an outcome: let the lease hand the event back later
+        // rather than hold its place here for good.
+        this.held.delete(event.id)
         const fields = { err: error, event_id: event.id }
         this.log.error(fields, 'Failed to deliver event')
       })

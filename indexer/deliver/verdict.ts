@@ -87,6 +87,9 @@ export function parseRetryAfter(
   const text = value?.trim()
   if (!text) return undefined
   if (/^[0-9]+$/.test(text)) return Number(text) * 1000
+  // Every HTTP date form starts with a day name; Date.parse alone would
+  // take "-5" or "1.5" for years.
+  if (!/^[A-Za-z]{3}/.test(text)) return undefined
   const at = Date.parse(text)
   if (Number.isNaN(at)) return undefined
   return Math.max(0, at - nowMs)

@@ -46,7 +46,7 @@ describe('dispatcher delivery', () => {
 
   const statusOf = async (id: string) => (await outboxRow(db.sql, id)).status
 
-  it('behavior: sends the stored bytes, signed so a stock verifier accepts them', async () => {
+  it('behavior: sends the stored bytes, signed for a stock verifier', async () => {
     receiver = await startReceiver()
     const h = dispatcherFor(db.sql, webhookConfig(receiver.url))
     dispatcher = h.dispatcher
@@ -201,6 +201,44 @@ describe('dispatcher delivery', () => {
     expect(
       await metricValue(h.metrics, 'webhook_deliveries_total', error),
     ).toBe(1)
+  })
+
+  it('behavior: a late 2xx does not overwrite a newer dead letter', async () => {
+    receiver = await startReceiver(() => ({ status: 200, delayMs: 300 }))
+    dispatcher = dispatcherFor(db.sql, webhookConfig(receiver.url)).dispatcher
+    const id = await insertEvent(db.sql)
+    dispatcher.start()
+    await receiver.waitFor(1)
+    await db.sql`
+      update outbox_events set status = 'dead', locked_until = null
+      where id = ${id}
+    `
+    await dispatcher.stop() // waits for the answer and its write
+    expect(await outboxRow(db.sql, id)).toMatchObject({
+      status: 'dead',
+      attempts: 0,
+      delivered: false,
+    })
+  })
+
+  it('behavior: a late failure does not count against a newer lease', async () => {
+    receiver = await startReceiver(() => ({ status: 503, delayMs: 300 }))
+    dispatcher = dispatcherFor(db.sql, webhookConfig(receiver.url)).dispatcher
+    const id = await insertEvent(db.sql)
+    dispatcher.start()
+    await receiver.waitFor(1)
+    // As if our lease had run out and another dispatcher took the event.
+    await db.sql`
+      update outbox_events set locked_until = now() + interval '1 hour'
+      where id = ${id}
+    `
+    await dispatcher.stop()
+    expect(await outboxRow(db.sql, id)).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+      locked: true,
+      last_status_code: null,
+    })
   })
 
   it('behavior: retries while the connection is refused', async () => {

@@ -78,7 +78,7 @@ describe('dispatcher lifecycle', () => {
     expect(Math.max(...latencies)).toBeLessThan(100)
   })
 
-  it(`behavior: NOTIFY ${OUTBOX_CHANNEL} wakes a dispatcher in another pool`, async () => {
+  it(`behavior: NOTIFY ${OUTBOX_CHANNEL} wakes another pool's dispatcher`, async () => {
     receiver = await startReceiver()
     const r = receiver
     const { sql } = createDb(db.url, 2)
@@ -119,7 +119,7 @@ describe('dispatcher lifecycle', () => {
     })
   })
 
-  it('behavior: stop() cuts a post that outlasts its bound and hands the claim back', async () => {
+  it('behavior: stop() cuts a slow post and hands its claim back', async () => {
     receiver = await startReceiver(() => ({ hang: true }))
     const webhook = { ...webhookConfig(receiver.url), timeoutMs: 10_000 }
     const h = dispatcherFor(db.sql, webhook, { stopTimeoutMs: 200 })

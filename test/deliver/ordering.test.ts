@@ -46,7 +46,7 @@ describe('dispatcher claims', () => {
 
   const statusOf = async (id: string) => (await outboxRow(db.sql, id)).status
 
-  it('behavior: holds a deposit’s later event until the earlier one is delivered', async () => {
+  it('behavior: holds a later event until the earlier one is delivered', async () => {
     const depositId = '56:0xaa:1'
     const first = await insertEvent(db.sql, { depositId })
     const second = await insertEvent(db.sql, {
