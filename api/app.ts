@@ -37,7 +37,11 @@ export function createApiApp(deps: ApiDeps): Hono {
   app.notFound((c) =>
     errorResponse(
       c,
-      new ApiError(404, 'not_found', `No route for ${c.req.method} here.`),
+      new ApiError(
+        404,
+        'not_found',
+        `No route for ${c.req.method} ${JSON.stringify(c.req.path.slice(0, 100))}.`,
+      ),
     ),
   )
   app.onError((error, c) => {

@@ -5,14 +5,13 @@ import { credit, reverse, revisions, setStatus } from './ledger.js'
 
 export type WebhookStatus = CreditStatus | 'duplicate'
 
-export interface Applied {
-  status: WebhookStatus
+/** What one event did; `unknown_user` is answered 422, the rest 200. */
+export interface Outcome {
+  status: WebhookStatus | 'unknown_user'
   credited?: boolean
   /** A credit taken back, or a credit the ledger could not repeat. */
   incident?: 'reversed' | 'reconfirmed'
 }
-
-export type Outcome = Applied | { status: 'unknown_user' }
 
 interface Deposit {
   status: CreditStatus
@@ -38,7 +37,7 @@ export function applyEvent(
   tx: TransactionSql,
   event: DepositEvent,
   deposit: Deposit,
-): Promise<Applied> {
+): Promise<Outcome> {
   switch (event.type) {
     case 'deposit.detected':
       return onDetected(tx, event, deposit)
@@ -60,7 +59,7 @@ async function onDetected(
   tx: TransactionSql,
   event: DepositEvent,
   deposit: Deposit,
-): Promise<Applied> {
+): Promise<Outcome> {
   if (deposit.status !== 'reverted') return { status: deposit.status }
   if (deposit.created || !(await reopens(tx, event))) {
     return { status: 'reverted' }
@@ -73,7 +72,7 @@ async function onConfirmed(
   tx: TransactionSql,
   event: DepositEvent,
   deposit: Deposit,
-): Promise<Applied> {
+): Promise<Outcome> {
   const { depositId } = event.data
   if (deposit.status === 'credited' && !deposit.created) {
     return { status: 'duplicate' }
@@ -96,7 +95,7 @@ async function onReverted(
   tx: TransactionSql,
   event: DepositEvent,
   deposit: Deposit,
-): Promise<Applied> {
+): Promise<Outcome> {
   const { depositId } = event.data
   if (deposit.created || deposit.status === 'reverted') {
     return { status: 'reverted' }

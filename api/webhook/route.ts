@@ -73,12 +73,12 @@ export function createWebhookHandler(deps: ApiDeps) {
       user_id: event.data.userId,
       token: event.data.token.symbol,
     }
-    if ('credited' in outcome && outcome.credited) {
+    if (outcome.credited) {
       metrics.credits.inc({ token: event.data.token.symbol })
       log.info({ ...fields, amount: event.data.amount }, 'Credited deposit')
-    } else if ('incident' in outcome && outcome.incident === 'reversed') {
+    } else if (outcome.incident === 'reversed') {
       log.error(fields, 'Reversed credited deposit')
-    } else if ('incident' in outcome && outcome.incident === 'reconfirmed') {
+    } else if (outcome.incident === 'reconfirmed') {
       log.error(fields, 'Flagged deposit confirmed after its reversal')
     } else {
       log.debug({ ...fields, status: outcome.status }, 'Recorded event')
