@@ -25,7 +25,7 @@ export function createApiApp(deps: ApiDeps): Hono {
 
   app.use('*', observe(log, deps.metrics))
   const guard = adminAuth(deps.config.adminToken)
-  app.use('/api/v1/users', guard)
+  // `/x/*` covers `/x` itself too.
   app.use('/api/v1/users/*', guard)
   app.use('/api/v1/admin/*', guard)
 
