@@ -34,16 +34,11 @@ export function createApiApp(deps: ApiDeps): Hono {
   registerAdminRoutes(app, deps)
   registerHealthRoutes(app, deps)
 
-  app.notFound((c) =>
-    errorResponse(
-      c,
-      new ApiError(
-        404,
-        'not_found',
-        `No route for ${c.req.method} ${JSON.stringify(c.req.path.slice(0, 100))}.`,
-      ),
-    ),
-  )
+  app.notFound((c) => {
+    const path = JSON.stringify(c.req.path.slice(0, 100))
+    const message = `No route for ${c.req.method} ${path}.`
+    return errorResponse(c, new ApiError(404, 'not_found', message))
+  })
   app.onError((error, c) => {
     if (error instanceof ApiError) return errorResponse(c, error)
     if (isDatabaseUnavailable(error)) {
