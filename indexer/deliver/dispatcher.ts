@@ -97,10 +97,11 @@ class DispatchLoop {
     const { webhook } = deps
     this.log = deps.log.child({ component: 'dispatcher' })
     this.queue = new PQueue({ concurrency: webhook.concurrency })
-    // Twice the concurrency keeps the queue fed while claims are in flight,
-    // yet a claimed event never waits long before its post starts.
-    this.maxHeld = webhook.concurrency * 2
-    this.leaseMs = deps.leaseMs ?? 2 * webhook.timeoutMs + 30_000
+    // Up to two rounds of posts wait in the queue, so the posts go on while
+    // the next claim is out; yet no claimed event waits long to start.
+    this.maxHeld = webhook.concurrency * 3
+    // A claimed event waits for at most two rounds of posts, then its own.
+    this.leaseMs = deps.leaseMs ?? 3 * webhook.timeoutMs + 30_000
     this.poster = createPoster(webhook)
     this.ctx = createDeliverContext({
       sql: deps.sql,
@@ -148,10 +149,11 @@ class DispatchLoop {
       this.again = false
       this.listen()
       const room = this.maxHeld - this.held.size
-      // Posts still waiting for a slot are work enough; claiming once the
-      // queue runs dry takes events in batches instead of one by one. A
-      // finished post wakes the loop again.
-      if (room <= 0 || this.queue.size > 0) return
+      // A full round of posts waiting for a slot is work enough; below
+      // that, claim what fits, so the queue never runs dry while a claim
+      // is out. A finished post wakes the loop again.
+      const fed = this.queue.size >= this.deps.webhook.concurrency
+      if (room <= 0 || fed) return
       let events: ClaimedEvent[]
       try {
         events = await claimDue(this.deps.sql, room, this.leaseMs)
