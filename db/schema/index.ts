@@ -1,3 +1,4 @@
+export * from './backfill.js'
 export * from './chain.js'
 export * from './deposits.js'
 export * from './ledger.js'

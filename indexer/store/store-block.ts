@@ -1,8 +1,9 @@
-import type { Sql, TransactionSql } from 'postgres'
+import type { Sql } from 'postgres'
 import type { WatchedToken } from '../../lib/config.js'
 import type { Transfer } from '../match/transfer.js'
 import type { BlockHeader } from '../rpc/types.js'
-import { type Deposit, depositId } from './deposit.js'
+import type { Deposit } from './deposit.js'
+import { findOwners, insertDeposits, toDeposits } from './deposit-rows.js'
 import { CheckpointConflictError } from './errors.js'
 import { insertEvents } from './events.js'
 
@@ -42,70 +43,17 @@ export async function storeBlock(sql: Sql, input: StoreBlockInput) {
       insert into blocks (chain_id, number, hash, parent_hash, timestamp)
       values (${chainId}, ${block.number.toString()}::bigint, ${block.hash},
               ${block.parentHash}, ${block.timestampMs.toString()}::bigint)`
-    const candidates = input.transfers.filter((t) => t.amount > 0n)
-    if (candidates.length === 0) return [] as Deposit[]
-
-    const owners = await tx<{ address: string; user_id: string }[]>`
-      select address, user_id from deposit_addresses
-      where address = any(${[...new Set(candidates.map((t) => t.to))]}::text[])`
-    if (owners.length === 0) return [] as Deposit[]
-    const ownerOf = new Map(owners.map((o) => [o.address, o.user_id]))
-    const deposits: Deposit[] = []
-    for (const t of candidates) {
-      const userId = ownerOf.get(t.to)
-      if (!userId) continue
-      deposits.push({
-        id: depositId(chainId, block.hash, t.logIndex),
-        chainId,
-        blockNumber: block.number,
-        blockHash: block.hash,
-        blockTimestampMs: block.timestampMs,
-        txHash: t.txHash,
-        logIndex: t.logIndex,
-        token: t.token,
-        from: t.from,
-        to: t.to,
-        userId,
-        amount: t.amount,
-        status: 'detected',
-        revision: 0,
-      })
-    }
-    const written = await insertDeposits(tx, deposits)
+    const owners = await findOwners(tx, input.transfers)
+    if (owners.size === 0) return [] as Deposit[]
+    const deposits = toDeposits({
+      chainId,
+      transfers: input.transfers,
+      owners,
+      timestampOf: () => block.timestampMs,
+      status: 'detected',
+    })
+    const written = await insertDeposits(tx, deposits, 'revive')
     await insertEvents(tx, written, 'deposit.detected', input)
     return written
   })
-}
-
-/**
- * Inserts deposits; a deposit that was reverted and whose block is canonical
- * again comes back as detected with its revision bumped. Returns the rows
- * that changed, with their revision.
- */
-async function insertDeposits(tx: TransactionSql, deposits: Deposit[]) {
-  const col = <K extends keyof Deposit>(k: K) =>
-    deposits.map((d) => String(d[k]))
-  const rows = await tx<{ id: string; revision: number }[]>`
-    insert into deposits (id, chain_id, block_number, block_hash,
-      block_timestamp, tx_hash, log_index, token, from_address, to_address,
-      user_id, amount, status)
-    select id, chain_id::integer, block_number::bigint, block_hash,
-      block_timestamp::bigint, tx_hash, log_index::integer, token,
-      from_address, to_address, user_id::uuid, amount::numeric, 'detected'
-    from unnest(${col('id')}::text[], ${col('chainId')}::text[],
-      ${col('blockNumber')}::text[], ${col('blockHash')}::text[],
-      ${col('blockTimestampMs')}::text[], ${col('txHash')}::text[],
-      ${col('logIndex')}::text[], ${col('token')}::text[], ${col('from')}::text[],
-      ${col('to')}::text[], ${col('userId')}::text[], ${col('amount')}::text[])
-      as t(id, chain_id, block_number, block_hash, block_timestamp, tx_hash,
-           log_index, token, from_address, to_address, user_id, amount)
-    on conflict (id) do update
-      set status = 'detected', revision = deposits.revision + 1,
-          updated_at = now()
-      where deposits.status = 'reverted'
-    returning id, revision`
-  const revisionOf = new Map(rows.map((r) => [r.id, r.revision]))
-  return deposits
-    .filter((d) => revisionOf.has(d.id))
-    .map((d) => ({ ...d, revision: revisionOf.get(d.id)! }))
 }
