@@ -3,7 +3,7 @@ import type { WatchedToken } from '../../lib/config.js'
 import type { Logger } from '../../lib/logger.js'
 import { TRANSFER_TOPIC } from '../match/transfer.js'
 import type { Endpoint } from '../rpc/endpoint.js'
-import { InvalidRpcAnswerError } from '../rpc/errors.js'
+import { InvalidRpcAnswerError, RpcUnavailableError } from '../rpc/errors.js'
 import type { RpcClient } from '../rpc/rpc-client.js'
 import {
   type BlockHeader,
@@ -18,7 +18,8 @@ import { type BloomKey, bloomKey, bloomMayContain } from './bloom.js'
 export interface BlockFetcher {
   /**
    * The block at `number`. A node answering `null` for it is behind, so the
-   * next endpoint is asked; RpcUnavailableError when none has it yet.
+   * next endpoint is asked, and all again a few times over a few hundred
+   * milliseconds; RpcUnavailableError when none has it yet.
    */
   header(number: bigint): Promise<BlockHeader>
   headerByTag(tag: 'latest' | 'finalized' | 'safe'): Promise<BlockHeader | null>
@@ -28,11 +29,32 @@ export interface BlockFetcher {
 }
 
 /**
+ * Pauses between tries of a request every endpoint failed. A node may lack
+ * a block it just announced, time out or drop a connection once: a few
+ * quick tries keep that from failing the whole step, whose retry backs off
+ * for far longer.
+ */
+const RETRY_PAUSES_MS = [20, 60, 150]
+
+async function retrying<T>(ask: () => Promise<T>): Promise<T> {
+  for (const pause of RETRY_PAUSES_MS) {
+    try {
+      return await ask()
+    } catch (error) {
+      if (!(error instanceof RpcUnavailableError)) throw error
+      await new Promise((resolve) => setTimeout(resolve, pause))
+    }
+  }
+  return ask()
+}
+
+/**
  * Fetches headers and logs and refuses answers that cannot be true for the
  * block asked about. A node behind a load balancer may answer for a block it
  * does not have yet: with an error (`unknown block`), with `null`, or with an
- * empty list. The first two fail over; the third is caught by the block's
- * logsBloom, which says whether watched Transfers can be in the block.
+ * empty list. The first two fail over and are asked again; the third is
+ * caught by the block's logsBloom, which says whether watched Transfers can
+ * be in the block, and settled by a node that proves it has the block.
  */
 export function createBlockFetcher(opts: {
   rpc: RpcClient
@@ -49,22 +71,24 @@ export function createBlockFetcher(opts: {
   const transferKey = bloomKey(TRANSFER_TOPIC)
 
   const header = (number: bigint) =>
-    rpc.request('eth_getBlockByNumber', [toQuantity(number), false], {
-      parse: (raw) => {
-        const block = parseBlock(raw)
-        if (!block) {
-          throw new InvalidRpcAnswerError('Node has no such block yet', {
-            details: { block_number: number },
-          })
-        }
-        if (block.number !== number) {
-          throw new InvalidRpcAnswerError('Block number differs from asked', {
-            details: { asked: number, got: block.number },
-          })
-        }
-        return block
-      },
-    })
+    retrying(() =>
+      rpc.request('eth_getBlockByNumber', [toQuantity(number), false], {
+        parse: (raw) => {
+          const block = parseBlock(raw)
+          if (!block) {
+            throw new InvalidRpcAnswerError('Node has no such block yet', {
+              details: { block_number: number },
+            })
+          }
+          if (block.number !== number) {
+            throw new InvalidRpcAnswerError('Block number differs from asked', {
+              details: { asked: number, got: block.number },
+            })
+          }
+          return block
+        },
+      }),
+    )
 
   const headerByTag = (tag: 'latest' | 'finalized' | 'safe') =>
     rpc.request('eth_getBlockByNumber', [tag, false], { parse: parseBlock })
@@ -125,21 +149,65 @@ export function createBlockFetcher(opts: {
     })
   }
 
+  /**
+   * Asks an endpoint other than `not` first, for an independent answer.
+   * When no other one answers (its eth_getLogs is disabled, or it is down),
+   * any will do, `not` included: a repeat still catches a truncation or a
+   * lagging backend that does not answer the same twice.
+   */
+  async function elsewhereFirst<T>(
+    not: Endpoint,
+    ask: (exclude?: Endpoint) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await ask(not)
+    } catch (error) {
+      if (!(error instanceof RpcUnavailableError)) throw error
+      return retrying(() => ask())
+    }
+  }
+
+  const isWatchedTransfer = (l: RawLog) =>
+    tokenKeys.has(l.address) && l.topics[0] === TRANSFER_TOPIC && !l.removed
+
+  /**
+   * Every log of the block, filtered here. A non-zero bloom means the block
+   * has logs, so a node that has the block never answers this with `[]`.
+   */
+  function fetchWholeBlock(block: BlockHeader, exclude?: Endpoint) {
+    return rpc.requestFrom('eth_getLogs', [{ blockHash: block.hash }], {
+      parse: (raw) => {
+        const all = parseLogs(raw)
+        if (all.length === 0) {
+          throw new InvalidRpcAnswerError('No logs in a block with a bloom', {
+            details: { block_number: block.number },
+          })
+        }
+        return validate(block, all.filter(isWatchedTransfer))
+      },
+      ...(exclude ? { exclude } : {}),
+    })
+  }
+
   async function transferLogs(block: BlockHeader): Promise<RawLog[]> {
-    let first = await fetchOnce(block)
-    // An empty list where the bloom expects logs is how a lagging node
-    // answers for a block it lacks; ask again, elsewhere if we can.
-    for (let i = 0; i < 2 && first.value.length === 0; i++) {
-      if (!bloomExpectsLogs(block)) break
-      log.debug({ block_number: block.number }, 'Refetched empty logs')
-      first = await fetchOnce(block, first.endpoint)
+    let first = await retrying(() => fetchOnce(block))
+    // An empty list where the bloom expects watched Transfers is a bloom
+    // false positive, or a lagging node's answer for a block it lacks:
+    // only a node that proves it has the block may settle which.
+    if (first.value.length === 0 && bloomExpectsLogs(block)) {
+      log.debug({ block_number: block.number }, 'Got no logs the bloom expects')
+      first = await elsewhereFirst(first.endpoint, (ex) =>
+        fetchWholeBlock(block, ex),
+      )
     }
     if (!opts.crossCheck) return first.value
-    const second = await fetchOnce(block, first.endpoint)
+    const second = await elsewhereFirst(first.endpoint, (ex) =>
+      fetchOnce(block, ex),
+    )
     if (sameLogs(first.value, second.value)) return first.value
     // Answers only ever lose logs (truncation, lag), never invent ones that
     // pass validation, so the union of validated answers is the full list.
-    const third = await fetchOnce(block)
+    const third = await retrying(() => fetchOnce(block))
     const union = mergeLogs([first.value, second.value, third.value])
     log.warn(
       {
