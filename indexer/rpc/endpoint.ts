@@ -3,6 +3,13 @@ import { redactUrl, urlHost } from '../../lib/errors.js'
 import type { Metrics } from '../../lib/metrics.js'
 
 /**
+ * How long a failed method keeps its endpoint marked down: twice the
+ * longest cooldown, so a method that keeps failing is retried, and fails
+ * again, before its mark expires.
+ */
+const DOWN_AFTER_FAILURE_MS = 60_000
+
+/**
  * One JSON-RPC endpoint. viem's HTTP transport speaks the protocol; retries
  * and failover are ours, so that a bad answer from one node sends the next
  * request to another.
@@ -13,6 +20,7 @@ export class Endpoint {
   private readonly send: EIP1193RequestFn
   private readonly cooldownUntil = new Map<string, number>()
   private readonly failures = new Map<string, number>()
+  private readonly lastFailedAt = new Map<string, number>()
 
   constructor(
     url: string,
@@ -56,8 +64,9 @@ export class Endpoint {
     if (this.failures.get(method)) {
       this.failures.delete(method)
       this.cooldownUntil.delete(method)
+      this.lastFailedAt.delete(method)
     }
-    this.metrics.rpcEndpointUp.set({ endpoint: this.host }, 1)
+    this.updateUp()
   }
 
   /** Backs off exponentially, 250 ms doubling to 30 s, per method. */
@@ -66,7 +75,8 @@ export class Endpoint {
     this.failures.set(method, count)
     const delay = Math.min(250 * 2 ** (count - 1), 30_000)
     this.cooldownUntil.set(method, Date.now() + delay)
-    this.metrics.rpcEndpointUp.set({ endpoint: this.host }, 0)
+    this.lastFailedAt.set(method, Date.now())
+    this.updateUp()
     if (outcome === 'invalid') {
       this.metrics.rpcRequests.inc({
         method,
@@ -74,5 +84,18 @@ export class Endpoint {
         outcome: 'invalid',
       })
     }
+  }
+
+  /**
+   * Down while any method failed here recently and has not succeeded
+   * since: an endpoint that answers eth_blockNumber but refuses every
+   * eth_getLogs stays down, rather than flapping with each request.
+   */
+  private updateUp(now = Date.now()): void {
+    let failing = false
+    for (const at of this.lastFailedAt.values()) {
+      if (now - at < DOWN_AFTER_FAILURE_MS) failing = true
+    }
+    this.metrics.rpcEndpointUp.set({ endpoint: this.host }, failing ? 0 : 1)
   }
 }
