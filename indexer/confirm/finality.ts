@@ -52,7 +52,9 @@ export function createFinalityTracker(opts: {
       lastTag = tagged.number
       lastMoveAt = now
     }
-    const byDepth = head - depth
+    // A block has head - number + 1 confirmations (DESIGN.md), so the
+    // newest block with `confirmations` of them is head - confirmations + 1.
+    const byDepth = head - depth + 1n
     const stalled =
       tagged !== null &&
       now - lastMoveAt > opts.stallSeconds * 1000 &&
