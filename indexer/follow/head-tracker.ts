@@ -69,26 +69,32 @@ export function createHeadTracker(opts: {
 
   async function subscribe(url: string) {
     const transport = webSocket(url, { reconnect: false, retryCount: 0 })({})
-    const { unsubscribe } = await transport.value!.subscribe({
-      params: ['newHeads'],
-      onData: (data: { result?: { number?: string } }) => {
-        const n = data.result?.number
-        if (typeof n !== 'string') return
-        lastWsAt = Date.now()
-        update(BigInt(n))
-      },
-      onError: (error: Error) =>
-        log.warn(
-          { error: redactText(describeError(error)) },
-          'WebSocket failed',
-        ),
-    })
-    return () => {
-      unsubscribe().catch(() => {})
-      transport.value
-        ?.getRpcClient()
-        .then((c) => c.close())
-        .catch(() => {})
+    // viem shares one socket per url. Closing it also drops it from that
+    // cache, so the next subscribe opens a fresh socket instead of reusing
+    // one that is closing or already dead (a dropped socket stays cached).
+    const client = await transport.value!.getRpcClient()
+    try {
+      const { unsubscribe } = await transport.value!.subscribe({
+        params: ['newHeads'],
+        onData: (data: { result?: { number?: string } }) => {
+          const n = data.result?.number
+          if (typeof n !== 'string') return
+          lastWsAt = Date.now()
+          update(BigInt(n))
+        },
+        onError: (error: Error) =>
+          log.warn(
+            { error: redactText(describeError(error)) },
+            'WebSocket failed',
+          ),
+      })
+      return () => {
+        unsubscribe().catch(() => {})
+        client.close()
+      }
+    } catch (error) {
+      client.close()
+      throw error
     }
   }
 
