@@ -1,6 +1,6 @@
 import { createIndexer, type Indexer } from '../../indexer/indexer.js'
 import { loadConfig } from '../../lib/config.js'
-import { createLogger } from '../../lib/logger.js'
+import { createLogger, type Logger } from '../../lib/logger.js'
 import { createMetrics } from '../../lib/metrics.js'
 import type { TestDatabase } from './database.js'
 
@@ -14,6 +14,8 @@ export async function startTestIndexer(opts: {
   env?: Record<string, string>
   wsUrl?: string
   tuning?: Parameters<typeof createIndexer>[0]['tuning']
+  /** Where the indexer logs; by default nowhere (TEST_LOG_LEVEL to see). */
+  log?: Logger
 }): Promise<Indexer & { metrics: ReturnType<typeof createMetrics> }> {
   const config = loadConfig('script', {
     RPC_URL: opts.rpcUrl,
@@ -28,7 +30,7 @@ export async function startTestIndexer(opts: {
     config: { ...config.chain, rpcUrls: config.chain.rpcUrls ?? [] },
     sql: opts.db.sql,
     metrics,
-    log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    log: opts.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     ...(opts.tuning ? { tuning: opts.tuning } : {}),
   })
   return Object.assign(indexer, { metrics })
