@@ -108,59 +108,37 @@ async function createRemoteUser(url: string, token: string) {
   return ((await res.json()) as { id: string }).id
 }
 
-/** Database (DATABASE_URL or embedded), migrations, API, one user. */
+/**
+ * Database (DATABASE_URL, or the embedded one with its own `bsc_loadtest`
+ * database), migrations, users, and the API on a free port.
+ */
 async function localTarget(): Promise<Target> {
   const { loadConfigOrExit } = await import('../lib/config.js')
   const { createLogger } = await import('../lib/logger.js')
-  const { startEmbeddedPostgres } = await import('../db/embedded.js')
-  const { runMigrations } = await import('../db/migrate.js')
-  const config = loadConfigOrExit('script')
-  const log = createLogger('warn')
-  const embedded = config.database.url
-    ? undefined
-    : await startEmbeddedPostgres({
-        dir: config.database.embeddedDir,
-        port: config.database.embeddedPort,
-        log,
-        database: 'bsc_loadtest',
-      })
-  const dbUrl = config.database.url ?? embedded?.url
-  if (!dbUrl) throw new Error('No database')
-  await runMigrations(dbUrl)
-  const secret =
-    config.webhook.secret ?? `whsec_${randomBytes(32).toString('base64')}`
-  const api = await startLocalApi(dbUrl, config.database.poolSize, secret)
-  return {
-    ...api,
-    secret,
-    stop: async () => {
-      await api.stop()
-      await embedded?.stop()
-    },
-  }
-}
-
-async function startLocalApi(dbUrl: string, poolSize: number, secret: string) {
-  const { createDb } = await import('../db/client.js')
+  const { openDatabase } = await import('../db/open.js')
   const { createMetrics } = await import('../lib/metrics.js')
   const { createApiApp } = await import('../api/app.js')
   const { startApiServer } = await import('../api/server.js')
-  const { db, sql } = createDb(dbUrl, poolSize)
-  const users = await sql<{ id: string }[]>`
+  const config = loadConfigOrExit('script')
+  const db = await openDatabase(config.database, createLogger('warn'), {
+    database: 'bsc_loadtest',
+  })
+  const users = await db.sql<{ id: string }[]>`
     insert into users (username)
     select 'loadtest' from generate_series(1, ${USERS}) returning id`
-  // Logged at info, as in production, into a sink: the per-request line
-  // is part of the cost measured, but not of the terminal output.
-  const log = pino({ level: 'info' }, pino.destination('/dev/null'))
+  const secret =
+    config.webhook.secret ?? `whsec_${randomBytes(32).toString('base64')}`
   const app = createApiApp({
-    db,
-    sql,
+    db: db.db,
+    sql: db.sql,
     metrics: createMetrics(),
-    log,
+    // Logged at info, as in production, into a sink: the per-request line
+    // is part of the cost measured, but not of the terminal output.
+    log: pino({ level: 'info' }, pino.destination('/dev/null')),
     config: {
-      bodyLimitBytes: 65_536,
+      bodyLimitBytes: config.api.bodyLimitBytes,
       adminToken: undefined,
-      readyMaxLagBlocks: 30,
+      readyMaxLagBlocks: config.api.readyMaxLagBlocks,
       webhookSecret: secret,
       chainId: 56,
     },
@@ -168,10 +146,11 @@ async function startLocalApi(dbUrl: string, poolSize: number, secret: string) {
   const server = await startApiServer(app, { host: '127.0.0.1', port: 0 })
   return {
     url: server.url,
+    secret,
     userIds: users.map((user) => user.id),
     stop: async () => {
       await server.close()
-      await sql.end({ timeout: 5 })
+      await db.close()
     },
   }
 }
