@@ -8,6 +8,7 @@ import { createBlockFetcher } from './fetch/block-fetcher.js'
 import { createHeadTracker } from './follow/head-tracker.js'
 import { InvalidRpcAnswerError } from './rpc/errors.js'
 import { createRpcClient } from './rpc/rpc-client.js'
+import { createChainLock } from './store/chain-lock.js'
 import {
   initCheckpoint,
   loadCheckpoint,
@@ -48,7 +49,8 @@ export async function createIndexer(opts: IndexerOptions) {
   await checkChainId(rpc, config.id)
   await syncTokens(sql, config.id, config.tokens)
 
-  const lock = await acquireChainLock(sql, config.id, log)
+  const lock = createChainLock(sql, config.id, log)
+  await lock.acquire()
   const finality = createFinalityTracker({
     fetcher,
     confirmations: config.confirmations,
@@ -104,6 +106,7 @@ export async function createIndexer(opts: IndexerOptions) {
     metrics,
     log: opts.log,
     onEvents: opts.onEvents ?? (() => {}),
+    lockHeld: lock.held,
   })
 
   const running = syncer.run().finally(() => {
@@ -138,30 +141,5 @@ async function checkChainId(
     throw new ConfigError([
       `CHAIN_ID: the RPC serves chain ${actual}, but ${expected} is configured`,
     ])
-  }
-}
-
-/**
- * One active indexer per chain: a session advisory lock held on a reserved
- * connection. A second process waits here as a standby.
- */
-async function acquireChainLock(sql: Sql, chainId: number, log: Logger) {
-  const conn = await sql.reserve()
-  const key = 7_315_000 + chainId
-  let warned = false
-  while (true) {
-    const [row] = await conn<
-      { ok: boolean }[]
-    >`select pg_try_advisory_lock(${key}) as ok`
-    if (row?.ok) break
-    if (!warned) log.info({ chain_id: chainId }, 'Waiting for the chain lock')
-    warned = true
-    await new Promise((resolve) => setTimeout(resolve, 1_000))
-  }
-  return {
-    release: async () => {
-      await conn`select pg_advisory_unlock(${key})`.catch(() => {})
-      conn.release()
-    },
   }
 }

@@ -37,6 +37,8 @@ export interface SyncerDeps {
   log: Logger
   /** Called after a commit that wrote outbox events. */
   onEvents: () => void
+  /** False while the chain lock is lost; syncing pauses. */
+  lockHeld: () => boolean
 }
 
 interface Fetched {
@@ -251,7 +253,7 @@ export function createSyncer(deps: SyncerDeps) {
 
   async function step(): Promise<void> {
     const head = deps.head.current()
-    if (head < 0n) return
+    if (head < 0n || !deps.lockHeld()) return
     if (!verified) {
       await verifyCheckpoint(head)
       verified = true

@@ -32,7 +32,9 @@ describe(`crash loop (CRASH_SEED=${SEED}, CRASH_ITERATIONS=${ITERATIONS})`, () =
   let chain: TestChain
   let db: TestDatabase
   let api: Awaited<ReturnType<typeof startApiServer>> | undefined
+  let daemon: ReturnType<typeof spawnIndexer> | undefined
   afterAll(async () => {
+    await daemon?.kill('SIGKILL')
     await api?.close()
     await Promise.all([chain?.stop(), db?.drop()])
   })
@@ -83,7 +85,7 @@ describe(`crash loop (CRASH_SEED=${SEED}, CRASH_ITERATIONS=${ITERATIONS})`, () =
       // Reorgs never reach the block that placed the tokens.
       floor: await chain.client.getBlockNumber({ cacheTime: 0 }),
     }
-    let daemon = spawnIndexer(env)
+    daemon = spawnIndexer(env)
     for (let i = 0; i < ITERATIONS; i++) {
       const killAt = Date.now() + rnd.int(50, 1200)
       while (Date.now() < killAt) {
@@ -114,7 +116,7 @@ describe(`crash loop (CRASH_SEED=${SEED}, CRASH_ITERATIONS=${ITERATIONS})`, () =
       60_000,
       'the indexer to settle',
     ).catch((error) => {
-      throw new Error(`${error}\n${state}\n${daemon.output()}`)
+      throw new Error(`${error}\n${state}\n${daemon?.output()}`)
     })
     await daemon.kill('SIGTERM')
 
