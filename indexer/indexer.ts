@@ -6,7 +6,11 @@ import type { Metrics } from '../lib/metrics.js'
 import { createFinalityTracker } from './confirm/finality.js'
 import { createBlockFetcher } from './fetch/block-fetcher.js'
 import { createHeadTracker } from './follow/head-tracker.js'
-import { InvalidRpcAnswerError } from './rpc/errors.js'
+import {
+  describeError,
+  InvalidRpcAnswerError,
+  RpcUnavailableError,
+} from './rpc/errors.js'
 import { createRpcClient } from './rpc/rpc-client.js'
 import { createChainLock } from './store/chain-lock.js'
 import {
@@ -46,7 +50,9 @@ export async function createIndexer(opts: IndexerOptions) {
     crossCheck: opts.tuning?.crossCheckLogs ?? config.crossCheckLogs,
     log: opts.log,
   })
-  await checkChainId(rpc, config.id)
+  const retry = <T>(what: string, fn: () => Promise<T>) =>
+    untilAnswered(what, fn, log)
+  await retry('chain id', () => checkChainId(rpc, config.id))
   await syncTokens(sql, config.id, config.tokens)
 
   const lock = createChainLock(sql, config.id, log)
@@ -60,8 +66,8 @@ export async function createIndexer(opts: IndexerOptions) {
     log: opts.log,
   })
   if (!(await loadCheckpoint(sql, config.id))) {
-    const head = await fetcher.blockNumber()
-    const final = await finality.target(head)
+    const head = await retry('head', () => fetcher.blockNumber())
+    const final = await retry('finalized block', () => finality.target(head))
     const anchorNumber =
       config.startBlock !== undefined
         ? config.startBlock > 0n
@@ -70,7 +76,9 @@ export async function createIndexer(opts: IndexerOptions) {
         : final.number > 0n
           ? final.number
           : 0n
-    const anchor = await fetcher.header(anchorNumber)
+    const anchor = await retry('anchor block', () =>
+      fetcher.header(anchorNumber),
+    )
     const finalized = anchorNumber < final.number ? anchorNumber : final.number
     await initCheckpoint(
       sql,
@@ -141,5 +149,30 @@ async function checkChainId(
     throw new ConfigError([
       `CHAIN_ID: the RPC serves chain ${actual}, but ${expected} is configured`,
     ])
+  }
+}
+
+/**
+ * A daemon that starts while its node is briefly unreachable should wait
+ * for it, not exit. Only RPC unavailability is retried; a wrong chain id
+ * or a bad answer is final.
+ */
+async function untilAnswered<T>(
+  what: string,
+  fn: () => Promise<T>,
+  log: Logger,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn()
+    } catch (error) {
+      if (!(error instanceof RpcUnavailableError)) throw error
+      const delay = Math.min(250 * 2 ** attempt, 10_000)
+      log.warn(
+        { what, attempt, retry_in_ms: delay, error: describeError(error) },
+        'Waiting for the RPC at start-up',
+      )
+      await new Promise((resolve) => setTimeout(resolve, delay))
+    }
   }
 }

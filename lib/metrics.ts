@@ -107,7 +107,7 @@ export function createMetrics() {
     }),
     rpcEndpointUp: new client.Gauge({
       name: 'indexer_rpc_endpoint_up',
-      help: '1 when the endpoint answered its last request correctly',
+      help: '0 while a method of the endpoint failed within the last minute and has not succeeded since',
       labelNames: ['endpoint'] as const,
       registers: r,
     }),

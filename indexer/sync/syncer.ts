@@ -78,7 +78,15 @@ export function createSyncer(deps: SyncerDeps) {
       pending.push(p)
     }
     for (const [i, p] of pending.entries()) {
-      const { header, logs } = await p
+      let fetched: Fetched
+      try {
+        fetched = await p
+      } catch (error) {
+        // Keep what is committed; only the next block's failure is ours.
+        if (i === 0) throw error
+        return
+      }
+      const { header, logs } = fetched
       if (header.parentHash !== cp.hash) {
         // At the first block: our checkpoint was orphaned. Further on: the
         // chain moved while we fetched; the next round starts from here.
@@ -258,13 +266,21 @@ export function createSyncer(deps: SyncerDeps) {
       await verifyCheckpoint(head)
       verified = true
     }
-    if (head > cp.number) await advance(head)
-    else if (head < cp.number) await checkBehind(head)
+    let failure: unknown
+    try {
+      if (head > cp.number) await advance(head)
+      else if (head < cp.number) await checkBehind(head)
+    } catch (error) {
+      if (error instanceof DeepReorgError) throw error
+      failure = error
+    }
+    // Confirmations go on while a new block cannot be fetched.
     const now = Date.now()
     if (now - lastFinalityAt >= deps.pollIntervalMs) {
       lastFinalityAt = now
       await confirm(head)
     }
+    if (failure) throw failure
     if (now - lastHeadRecordAt >= 1_000) {
       lastHeadRecordAt = now
       await recordHead(sql, chainId, head)
@@ -289,6 +305,7 @@ export function createSyncer(deps: SyncerDeps) {
     )
     let failures = 0
     while (!stopped) {
+      const before = cp.number
       try {
         await step()
         failures = 0
@@ -304,7 +321,9 @@ export function createSyncer(deps: SyncerDeps) {
         if (error instanceof CheckpointConflictError) {
           cp = (await loadCheckpoint(sql, chainId).catch(() => null)) ?? cp
         }
-        failures++
+        // Progress resets the backoff: a step that stored blocks and then
+        // met a missing one is not a failing node.
+        failures = cp.number === before ? failures + 1 : 1
         const delay = Math.min(100 * 2 ** failures, 5_000)
         log.warn(
           {
