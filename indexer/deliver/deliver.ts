@@ -124,7 +124,7 @@ function logAttempt(
   if (!applied) {
     log.debug(fields, 'Skipped stale delivery result')
   } else if (verdict.kind === 'delivered') {
-    log.debug(fields, 'Delivered event')
+    log.info(fields, 'Delivered webhook')
   } else if (verdict.kind === 'retry') {
     const retry = { ...fields, error: result.error, retry_in: verdict.delayMs }
     log.warn(retry, 'Scheduled event retry')

@@ -5,6 +5,7 @@ import type { Config } from '../../lib/config.js'
 import { redactUrl } from '../../lib/errors.js'
 import type { Logger } from '../../lib/logger.js'
 import type { Metrics } from '../../lib/metrics.js'
+import { OUTBOX_CHANNEL } from '../store/events.js'
 import {
   attempt,
   createDeliverContext,
@@ -20,13 +21,10 @@ import {
 } from './outbox.js'
 import { createPoster, type Poster } from './post.js'
 
-/**
- * The PostgreSQL channel that announces new outbox rows. The indexer runs
- * `NOTIFY outbox` inside the transaction that writes them; PostgreSQL
- * delivers it on commit, so a dispatcher in any process wakes at once.
- * The payload is ignored. Without it, the poll interval is the backstop.
- */
-export const OUTBOX_CHANNEL = 'outbox'
+// The indexer announces new outbox rows on this channel (NOTIFY inside the
+// writing transaction, delivered on commit), so a dispatcher in any process
+// wakes at once; the poll interval is only the backstop.
+export { OUTBOX_CHANNEL }
 
 export interface DispatcherDeps {
   sql: Sql

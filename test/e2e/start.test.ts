@@ -64,6 +64,7 @@ describe('npm start', () => {
       'Sent demo transfer',
       'Detected deposit',
       'Confirmed deposit',
+      'Delivered webhook',
       'Credited deposit',
       'Shut down cleanly',
     ]) {
