@@ -5,6 +5,7 @@ import type { Logger } from '../lib/logger.js'
 import type { Metrics } from '../lib/metrics.js'
 import { createFinalityTracker } from './confirm/finality.js'
 import { createBlockFetcher } from './fetch/block-fetcher.js'
+import { createRangeFetcher } from './fetch/range-fetcher.js'
 import { createHeadTracker } from './follow/head-tracker.js'
 import {
   describeError,
@@ -27,7 +28,12 @@ export interface IndexerOptions {
   log: Logger
   onEvents?: () => void
   /** Overrides for tests. */
-  tuning?: { wsStallMs?: number; prefetch?: number; crossCheckLogs?: boolean }
+  tuning?: {
+    wsStallMs?: number
+    prefetch?: number
+    crossCheckLogs?: boolean
+    catchUpMinBlocks?: number
+  }
 }
 
 /**
@@ -115,6 +121,14 @@ export async function createIndexer(opts: IndexerOptions) {
     log: opts.log,
     onEvents: opts.onEvents ?? (() => {}),
     lockHeld: lock.held,
+    range: createRangeFetcher({
+      rpc,
+      tokens: config.tokens,
+      log: opts.log,
+      maxChunk: config.backfillChunkBlocks,
+    }),
+    catchUpMinBlocks: opts.tuning?.catchUpMinBlocks ?? 256,
+    catchUpMaxBlocks: config.backfillChunkBlocks * 4,
   })
 
   const running = syncer.run().finally(() => {

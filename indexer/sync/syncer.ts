@@ -2,9 +2,11 @@ import type { Sql } from 'postgres'
 import type { WatchedToken } from '../../lib/config.js'
 import type { Logger } from '../../lib/logger.js'
 import type { Metrics } from '../../lib/metrics.js'
+import { catchUpRange } from '../catchup/catch-up.js'
 import { confirmUpTo } from '../confirm/confirm-deposits.js'
-import type { FinalityTracker } from '../confirm/finality.js'
+import type { FinalityTarget, FinalityTracker } from '../confirm/finality.js'
 import type { BlockFetcher } from '../fetch/block-fetcher.js'
+import type { RangeFetcher } from '../fetch/range-fetcher.js'
 import type { HeadTracker } from '../follow/head-tracker.js'
 import { decodeTransfer, type Transfer } from '../match/transfer.js'
 import {
@@ -37,6 +39,10 @@ export interface SyncerDeps {
   log: Logger
   /** Called after a commit that wrote outbox events. */
   onEvents: () => void
+  range: RangeFetcher
+  /** Final blocks behind before range catch-up replaces block-by-block. */
+  catchUpMinBlocks: number
+  catchUpMaxBlocks: number
   /** False while the chain lock is lost; syncing pauses. */
   lockHeld: () => boolean
 }
@@ -209,8 +215,46 @@ export function createSyncer(deps: SyncerDeps) {
     if (ours && ours.hash !== theirs.hash) await handleReorg(head)
   }
 
-  async function confirm(head: bigint): Promise<void> {
-    const target = await deps.finality.target(head)
+  async function catchUp(head: bigint, finalNumber: bigint) {
+    const caught = await catchUpRange({
+      sql,
+      chainId,
+      cp,
+      finalNumber,
+      headNumber: head,
+      minBlocks: deps.catchUpMinBlocks,
+      maxBlocks: deps.catchUpMaxBlocks,
+      fetcher: deps.fetcher,
+      range: deps.range,
+      tokens,
+      log,
+    })
+    if (!caught) return false
+    metrics.blocksProcessed.inc(labels, Number(caught.cp.number - cp.number))
+    cp = caught.cp
+    metrics.logsProcessed.inc(labels, caught.logs)
+    metrics.checkpointBlock.set(labels, Number(cp.number))
+    metrics.finalizedBlock.set(labels, Number(cp.number))
+    for (const d of caught.deposits) {
+      const token = tokenSymbol(d.token)
+      metrics.deposits.inc({ ...labels, token, status: 'confirmed' })
+      log.info(
+        {
+          deposit_id: d.id,
+          block_number: d.blockNumber,
+          tx_hash: d.txHash,
+          user_id: d.userId,
+          token,
+          amount: d.amount.toString(),
+        },
+        'Confirmed deposit',
+      )
+    }
+    if (caught.deposits.length > 0) deps.onEvents()
+    return true
+  }
+
+  async function confirm(head: bigint, target: FinalityTarget): Promise<void> {
     const upTo = target.number < cp.number ? target.number : cp.number
     if (upTo <= cp.finalizedNumber) return
     const hash =
@@ -266,8 +310,13 @@ export function createSyncer(deps: SyncerDeps) {
       await verifyCheckpoint(head)
       verified = true
     }
+    const now = Date.now()
+    const due = now - lastFinalityAt >= deps.pollIntervalMs
+    const final = due ? await deps.finality.target(head) : undefined
+    if (due) lastFinalityAt = now
     let failure: unknown
     try {
+      if (final && (await catchUp(head, final.number))) return
       if (head > cp.number) await advance(head)
       else if (head < cp.number) await checkBehind(head)
     } catch (error) {
@@ -275,11 +324,7 @@ export function createSyncer(deps: SyncerDeps) {
       failure = error
     }
     // Confirmations go on while a new block cannot be fetched.
-    const now = Date.now()
-    if (now - lastFinalityAt >= deps.pollIntervalMs) {
-      lastFinalityAt = now
-      await confirm(head)
-    }
+    if (final) await confirm(head, final)
     if (failure) throw failure
     if (now - lastHeadRecordAt >= 1_000) {
       lastHeadRecordAt = now

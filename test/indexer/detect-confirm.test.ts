@@ -134,3 +134,65 @@ describe('indexer: detect and confirm', () => {
     expect(new Set(ids).size).toBe(ids.length)
   })
 })
+
+describe('indexer: catch-up over final ranges', () => {
+  it('behavior: reads a long final gap by range and misses nothing', async () => {
+    const [chain, db] = await Promise.all([
+      startTestChain(),
+      createTestDatabase(),
+    ])
+    try {
+      await setupTokens(chain)
+      const user = await createUser(db)
+      const amounts: bigint[] = []
+      for (let i = 0; i < 60; i++) {
+        if (i % 7 === 0) {
+          const amount = 1000n + BigInt(i)
+          amounts.push(amount)
+          await send(chain.client, ANVIL_ACCOUNT, USDT, 'transfer', [
+            user.address,
+            amount,
+          ])
+        }
+        await chain.client.mine({ blocks: 1 })
+      }
+      const indexer = await startTestIndexer({
+        rpcUrl: chain.url,
+        db,
+        tuning: { catchUpMinBlocks: 10 },
+      })
+      try {
+        const rows = await eventually(async () => {
+          const r = await depositsOf(db)
+          return (
+            r.length === amounts.length &&
+            r.every((d) => d.status === 'confirmed') &&
+            r
+          )
+        })
+        expect(rows.map((r) => BigInt(r.amount))).toEqual(amounts)
+        // The range path wrote detected and confirmed events, once each.
+        const types = (await eventsOf(db)).map((e) => e.type)
+        expect(types.filter((t) => t === 'deposit.detected')).toHaveLength(
+          amounts.length,
+        )
+        expect(types.filter((t) => t === 'deposit.confirmed')).toHaveLength(
+          amounts.length,
+        )
+        // By range: far fewer eth_getLogs calls than the 60 blocks.
+        const calls = (await indexer.metrics.rpcRequests.get()).values
+          .filter((v) => v.labels.method === 'eth_getLogs')
+          .reduce((sum, v) => sum + v.value, 0)
+        expect(calls).toBeLessThan(30)
+        const [cp] = await db.sql<
+          { n: bigint }[]
+        >`select block_number as n from checkpoints`
+        expect(cp?.n).toBe(await chain.client.getBlockNumber({ cacheTime: 0 }))
+      } finally {
+        await indexer.stop()
+      }
+    } finally {
+      await Promise.all([chain.stop(), db.drop()])
+    }
+  })
+})
