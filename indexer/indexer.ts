@@ -27,6 +27,8 @@ export interface IndexerOptions {
   metrics: Metrics
   log: Logger
   onEvents?: () => void
+  /** Aborts waiting for the RPC at start-up (it waits forever otherwise). */
+  signal?: AbortSignal
   /** Overrides for tests. */
   tuning?: {
     wsStallMs?: number
@@ -57,7 +59,7 @@ export async function createIndexer(opts: IndexerOptions) {
     log: opts.log,
   })
   const retry = <T>(what: string, fn: () => Promise<T>) =>
-    untilAnswered(what, fn, log)
+    untilAnswered(what, fn, log, opts.signal)
   await retry('chain id', () => checkChainId(rpc, config.id))
   await syncTokens(sql, config.id, config.tokens)
 
@@ -175,12 +177,15 @@ async function untilAnswered<T>(
   what: string,
   fn: () => Promise<T>,
   log: Logger,
+  signal: AbortSignal | undefined,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn()
     } catch (error) {
-      if (!(error instanceof RpcUnavailableError)) throw error
+      if (!(error instanceof RpcUnavailableError) || signal?.aborted) {
+        throw error
+      }
       const delay = Math.min(250 * 2 ** attempt, 10_000)
       log.warn(
         { what, attempt, retry_in_ms: delay, error: describeError(error) },

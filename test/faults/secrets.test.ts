@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createRpcClient } from '../../indexer/rpc/rpc-client.js'
 import { createMetrics } from '../../lib/metrics.js'
-import { startTestIndexer } from '../helpers/indexer.js'
+import { eventually, startTestIndexer } from '../helpers/indexer.js'
 import * as fault from '../helpers/rpc-faults.js'
 import type { RpcProxy } from '../helpers/rpc-proxy.js'
 import {
@@ -122,15 +122,23 @@ describe('faults: credentials in RPC urls', () => {
     expect(thrown).toHaveLength(13)
     for (const error of thrown) expectNoSecret(everythingOf(error), 'an error')
 
-    // Start-up gives up on such an endpoint; what reaches the fatal log.
-    const started = await startTestIndexer({
+    // Start-up waits for such an endpoint, logging why; once told to give
+    // up, it throws what reaches the fatal log.
+    const abort = new AbortController()
+    const starting = startTestIndexer({
       rpcUrl: secretUrl,
       db: rig.db,
       log: logs.log,
+      signal: abort.signal,
     }).then(
       (indexer) => indexer.stop().then(() => null),
       (error: unknown) => error,
     )
+    await eventually(async () =>
+      logs.text().includes('Waiting for the RPC at start-up'),
+    )
+    abort.abort()
+    const started = await starting
     expect(started).toBeInstanceOf(Error)
     expectNoSecret(everythingOf(started), 'the start-up error')
     const err = started as Error & { details?: Record<string, unknown> }

@@ -16,6 +16,8 @@ export async function startTestIndexer(opts: {
   tuning?: Parameters<typeof createIndexer>[0]['tuning']
   /** Where the indexer logs; by default nowhere (TEST_LOG_LEVEL to see). */
   log?: Logger
+  /** Gives up waiting for the RPC at start-up. */
+  signal?: AbortSignal
 }): Promise<Indexer & { metrics: ReturnType<typeof createMetrics> }> {
   const config = loadConfig('script', {
     RPC_URL: opts.rpcUrl,
@@ -32,6 +34,7 @@ export async function startTestIndexer(opts: {
     metrics,
     log: opts.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     ...(opts.tuning ? { tuning: opts.tuning } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
   })
   return Object.assign(indexer, { metrics })
 }
