@@ -255,6 +255,7 @@ export function createSyncer(deps: SyncerDeps) {
   }
 
   async function confirm(head: bigint, target: FinalityTarget): Promise<void> {
+    // biome-ignore lint/complexity/useMathMinMax: bigint has no Math.min
     const upTo = target.number < cp.number ? target.number : cp.number
     if (upTo <= cp.finalizedNumber) return
     const hash =
