@@ -15,15 +15,10 @@
  * dropped) or an embedded PostgreSQL in a temporary folder.
  */
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { parseArgs } from 'node:util'
-import postgres from 'postgres'
+import type postgres from 'postgres'
 import { encodeFunctionData } from 'viem'
 import { createDb } from '../db/client.js'
-import { startEmbeddedPostgres } from '../db/embedded.js'
-import { runMigrations } from '../db/migrate.js'
 import { startAnvil } from '../devchain/anvil.js'
 import {
   ANVIL_ACCOUNT,
@@ -40,7 +35,7 @@ import { DEFAULT_TOKENS, loadConfig } from '../lib/config.js'
 import { createLogger } from '../lib/logger.js'
 import { createMetrics } from '../lib/metrics.js'
 import { runBackfill } from '../scripts/backfill.js'
-import { freePort } from '../test/helpers/ports.js'
+import { freePort, scratchDatabase } from './scratch-database.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -152,42 +147,6 @@ async function rawGetLogs(
   return { logs, seconds: (performance.now() - started) / 1000 }
 }
 
-async function database() {
-  const log = createLogger('warn')
-  let adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL
-  let stopServer = async () => {}
-  if (!adminUrl) {
-    const dir = await mkdtemp(path.join(tmpdir(), 'bench-backfill-pg-'))
-    // As root, PostgreSQL runs as its own user, which must reach this folder.
-    await chmod(dir, 0o755)
-    const pg = await startEmbeddedPostgres({
-      dir: path.join(dir, 'data'),
-      port: await freePort(),
-      log,
-      database: 'postgres',
-    })
-    adminUrl = pg.url
-    stopServer = async () => {
-      await pg.stop()
-      await rm(dir, { recursive: true, force: true })
-    }
-  }
-  const name = `bench_${randomBytes(6).toString('hex')}`
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`create database ${name}`)
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  await runMigrations(url.toString())
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await admin.unsafe(`drop database if exists ${name} with (force)`)
-      await admin.end()
-      await stopServer()
-    },
-  }
-}
-
 const rate = (n: number, s: number) => Math.round(n / s)
 
 async function main() {
@@ -196,7 +155,7 @@ async function main() {
     chainId: 56,
     noMining: true,
   })
-  const db = await database()
+  const db = await scratchDatabase()
   const { sql } = createDb(db.url, 10)
   try {
     const client = createDevClient(anvil.url, 56)

@@ -12,19 +12,14 @@
  * Uses BENCH_DATABASE_URL (a database is created in it and dropped) or an
  * embedded PostgreSQL in a temporary folder.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
+import { readdir } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import postgres from 'postgres'
 import { createDb, type Sql } from '../db/client.js'
-import { startEmbeddedPostgres } from '../db/embedded.js'
-import { runMigrations } from '../db/migrate.js'
 import {
   createDispatcher,
   type Dispatcher,
@@ -32,6 +27,7 @@ import {
 } from '../indexer/deliver/dispatcher.js'
 import { createLogger } from '../lib/logger.js'
 import { createMetrics } from '../lib/metrics.js'
+import { scratchDatabase } from './scratch-database.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -316,54 +312,8 @@ async function live(sql: Sql, dispatcher: Dispatcher, r: Receiver) {
   console.log(`live: commit to receipt ${summary(latencies)}`)
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  const port = typeof address === 'object' && address ? address.port : 0
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-/** A fresh, migrated database, and how to get rid of it. */
-async function database() {
-  const log = createLogger('warn')
-  let adminUrl = process.env.BENCH_DATABASE_URL
-  let stopServer = async () => {}
-  if (!adminUrl) {
-    const dir = await mkdtemp(path.join(tmpdir(), 'bench-dispatcher-pg-'))
-    // As root, PostgreSQL runs as its own user, which must reach this folder.
-    await chmod(dir, 0o755)
-    const pg = await startEmbeddedPostgres({
-      dir: path.join(dir, 'data'),
-      port: await freePort(),
-      log,
-      database: 'postgres',
-    })
-    adminUrl = pg.url
-    stopServer = async () => {
-      await pg.stop()
-      await rm(dir, { recursive: true, force: true })
-    }
-  }
-  const name = `bench_${randomBytes(6).toString('hex')}`
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`create database ${name}`)
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  await runMigrations(url.toString())
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await admin.unsafe(`drop database if exists ${name} with (force)`)
-      await admin.end()
-      await stopServer()
-    },
-  }
-}
-
 async function main() {
-  const db = await database()
+  const db = await scratchDatabase()
   const receiver = await startReceiver()
   const { sql } = createDb(db.url, 10)
   const writer = createDb(db.url, 2).sql
