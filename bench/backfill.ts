@@ -28,13 +28,13 @@ import {
   send,
   tokenAbi,
 } from '../devchain/token.js'
+import { runBackfill } from '../indexer/backfill/run-backfill.js'
 import { TRANSFER_TOPIC } from '../indexer/match/transfer.js'
 import { createRpcClient } from '../indexer/rpc/rpc-client.js'
 import { toQuantity } from '../indexer/rpc/types.js'
 import { DEFAULT_TOKENS, loadConfig } from '../lib/config.js'
 import { createLogger } from '../lib/logger.js'
 import { createMetrics } from '../lib/metrics.js'
-import { runBackfill } from '../scripts/backfill.js'
 import { freePort, scratchDatabase } from './scratch-database.js'
 
 const { values: args } = parseArgs({

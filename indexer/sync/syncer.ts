@@ -23,6 +23,7 @@ import {
 } from '../store/checkpoint.js'
 import { CheckpointConflictError } from '../store/errors.js'
 import { storeBlock } from '../store/store-block.js'
+import { createDepositReporter } from './report.js'
 
 export interface SyncerDeps {
   sql: Sql
@@ -62,6 +63,7 @@ export function createSyncer(deps: SyncerDeps) {
   const log = deps.log.child({ component: 'sync', chain_id: chainId })
   const labels = { chain_id: String(chainId) }
   const tokens = new Map(deps.tokens.map((t) => [t.address as string, t]))
+  const report = createDepositReporter({ chainId, tokens, metrics, log })
   let cp: Checkpoint
   let stopped = false
   let lastFinalityAt = 0
@@ -133,30 +135,9 @@ export function createSyncer(deps: SyncerDeps) {
       },
       'Stored block',
     )
-    for (const d of deposits) {
-      metrics.deposits.inc({
-        ...labels,
-        token: tokenSymbol(d.token),
-        status: 'detected',
-      })
-      log.info(
-        {
-          deposit_id: d.id,
-          block_number: d.blockNumber,
-          tx_hash: d.txHash,
-          user_id: d.userId,
-          token: tokenSymbol(d.token),
-          amount: d.amount.toString(),
-          revision: d.revision,
-        },
-        'Detected deposit',
-      )
-    }
+    report('detected', deposits)
     if (deposits.length > 0) deps.onEvents()
   }
-
-  const tokenSymbol = (address: string) =>
-    tokens.get(address)?.symbol ?? 'unknown'
 
   async function handleReorg(head: bigint): Promise<void> {
     const ancestor = await findCommonAncestor({
@@ -187,17 +168,7 @@ export function createSyncer(deps: SyncerDeps) {
       },
       'Handled reorg',
     )
-    for (const d of reverted) {
-      metrics.deposits.inc({
-        ...labels,
-        token: tokenSymbol(d.token),
-        status: 'reverted',
-      })
-      log.warn(
-        { deposit_id: d.id, tx_hash: d.txHash, block_number: d.blockNumber },
-        'Reverted deposit',
-      )
-    }
+    report('reverted', reverted)
     cp = { ...cp, number: ancestor.number, hash: ancestor.hash }
     if (reverted.length > 0) deps.onEvents()
   }
@@ -235,21 +206,7 @@ export function createSyncer(deps: SyncerDeps) {
     metrics.logsProcessed.inc(labels, caught.logs)
     metrics.checkpointBlock.set(labels, Number(cp.number))
     metrics.finalizedBlock.set(labels, Number(cp.number))
-    for (const d of caught.deposits) {
-      const token = tokenSymbol(d.token)
-      metrics.deposits.inc({ ...labels, token, status: 'confirmed' })
-      log.info(
-        {
-          deposit_id: d.id,
-          block_number: d.blockNumber,
-          tx_hash: d.txHash,
-          user_id: d.userId,
-          token,
-          amount: d.amount.toString(),
-        },
-        'Confirmed deposit',
-      )
-    }
+    report('confirmed', caught.deposits, { finalized_by: 'range' })
     if (caught.deposits.length > 0) deps.onEvents()
     return true
   }
@@ -274,23 +231,7 @@ export function createSyncer(deps: SyncerDeps) {
     if (confirmed === null) return
     cp = { ...cp, finalizedNumber: upTo }
     metrics.finalizedBlock.set(labels, Number(upTo))
-    for (const d of confirmed) {
-      metrics.deposits.inc({
-        ...labels,
-        token: tokenSymbol(d.token),
-        status: 'confirmed',
-      })
-      log.info(
-        {
-          deposit_id: d.id,
-          block_number: d.blockNumber,
-          tx_hash: d.txHash,
-          user_id: d.userId,
-          finalized_by: target.source,
-        },
-        'Confirmed deposit',
-      )
-    }
+    report('confirmed', confirmed, { finalized_by: target.source })
     if (confirmed.length > 0) deps.onEvents()
   }
 

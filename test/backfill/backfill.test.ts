@@ -9,12 +9,15 @@ import {
   it,
 } from 'vitest'
 import { ANVIL_ACCOUNT, send } from '../../devchain/token.js'
+import {
+  type BackfillOptions,
+  runBackfill,
+} from '../../indexer/backfill/run-backfill.js'
 import { createRpcClient } from '../../indexer/rpc/rpc-client.js'
 import { loadConfig } from '../../lib/config.js'
 import { depositEventSchema } from '../../lib/deposit-event.js'
 import { createLogger } from '../../lib/logger.js'
 import { createMetrics } from '../../lib/metrics.js'
-import { type BackfillOptions, runBackfill } from '../../scripts/backfill.js'
 import { startTestChain, type TestChain } from '../helpers/chain.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
 import { eventually, startTestIndexer, USDC, USDT } from '../helpers/indexer.js'

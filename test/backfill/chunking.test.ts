@@ -1,6 +1,7 @@
 import type { Address } from 'viem'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ANVIL_ACCOUNT, send } from '../../devchain/token.js'
+import { runBackfill } from '../../indexer/backfill/run-backfill.js'
 import {
   createRangeFetcher,
   type RangeFetcherOptions,
@@ -10,7 +11,6 @@ import { parseLogs, type RawLog, toQuantity } from '../../indexer/rpc/types.js'
 import { DEFAULT_TOKENS, loadConfig } from '../../lib/config.js'
 import { createLogger } from '../../lib/logger.js'
 import { createMetrics } from '../../lib/metrics.js'
-import { runBackfill } from '../../scripts/backfill.js'
 import { startTestChain, type TestChain } from '../helpers/chain.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
 import { USDC, USDT } from '../helpers/indexer.js'
