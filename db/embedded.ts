@@ -49,8 +49,14 @@ export async function startEmbeddedPostgres(opts: {
   const database = opts.database ?? 'bsc_deposits'
   let server: ChildProcess | undefined
 
+  let adopted: number | undefined
   if (await answers(admin)) {
-    opts.log.warn({ port: opts.port }, 'Reused running embedded PostgreSQL')
+    // Left by a run that was killed; stop it on exit as if we started it.
+    adopted = await serverPid(dir)
+    opts.log.warn(
+      { port: opts.port, server_pid: adopted },
+      'Reused running embedded PostgreSQL',
+    )
   } else {
     await mkdir(path.dirname(dir), { recursive: true })
     const binary = await postgresBinary()
@@ -84,7 +90,7 @@ export async function startEmbeddedPostgres(opts: {
 
   return {
     url: urlFor(opts.port, database),
-    stop: () => stopServer(server),
+    stop: () => (adopted ? stopPid(adopted) : stopServer(server)),
   }
 }
 
@@ -133,6 +139,32 @@ function stopServer(child: ChildProcess | undefined): Promise<void> {
     })
     child.kill('SIGINT')
   })
+}
+
+/** The postmaster's pid, from the data folder, if it is ours. */
+async function serverPid(dir: string): Promise<number | undefined> {
+  const { readFile } = await import('node:fs/promises')
+  const text = await readFile(path.join(dir, 'postmaster.pid'), 'utf8').catch(
+    () => '',
+  )
+  const pid = Number(text.split('\n')[0])
+  return pid > 0 ? pid : undefined
+}
+
+async function stopPid(pid: number): Promise<void> {
+  const alive = () => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  if (!alive()) return
+  process.kill(pid, 'SIGINT')
+  for (let i = 0; i < 100 && alive(); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
 }
 
 /** As root, the server runs as the `postgres` user initdb was run as. */

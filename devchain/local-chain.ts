@@ -38,22 +38,33 @@ export async function startLocalChain(opts: {
       { url, block_time: opts.blockTime },
       'Started local anvil chain',
     )
-  } else {
-    opts.log.warn({ url }, 'Reused running local anvil chain')
+  }
+  const known = existsSync(opts.stateFile)
+    ? (JSON.parse(readFileSync(opts.stateFile, 'utf8')) as {
+        genesis?: string
+        pid?: number
+      })
+    : {}
+  // Left by a run that was killed: stopped on exit as if we started it.
+  const adopted = anvil ? undefined : known.pid
+  if (!anvil) {
+    opts.log.warn(
+      { url, anvil_pid: adopted },
+      'Reused running local anvil chain',
+    )
   }
   const client = createDevClient(url, opts.chainId)
   const genesis = (await client.getBlock({ blockNumber: 0n })).hash
-  const known = existsSync(opts.stateFile)
-    ? (JSON.parse(readFileSync(opts.stateFile, 'utf8')) as { genesis?: string })
-    : {}
+  const pid = anvil?.process.pid ?? adopted
   mkdirSync(path.dirname(opts.stateFile), { recursive: true })
-  writeFileSync(opts.stateFile, `${JSON.stringify({ genesis })}\n`)
+  writeFileSync(opts.stateFile, `${JSON.stringify({ genesis, pid })}\n`)
   return {
     url,
     wsUrl: `ws://127.0.0.1:${opts.port}`,
     fresh: known.genesis !== genesis,
     stop: async () => {
-      await anvil?.stop()
+      if (anvil) await anvil.stop()
+      else if (adopted && isAnvil(adopted)) process.kill(adopted, 'SIGTERM')
     },
   }
 }
@@ -67,6 +78,15 @@ async function answers(url: string): Promise<boolean> {
       signal: AbortSignal.timeout(1_000),
     })
     return res.ok
+  } catch {
+    return false
+  }
+}
+
+/** The pid in the state file may have been reused by another program. */
+function isAnvil(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('anvil')
   } catch {
     return false
   }
