@@ -4,8 +4,8 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http'
-import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
+import { WebSocket, WebSocketServer } from 'ws'
 import { AppError } from '../../lib/errors.js'
 import {
   type Action,
@@ -338,38 +338,10 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
 
 // ---- WebSocket -------------------------------------------------------------
 
-/*
- * `ws` comes with viem but without type declarations in this project, so
- * we describe the few members we use. Once `ws` and `@types/ws` are in
- * package.json this can become a plain import.
- */
-interface WsSocket {
-  readonly readyState: number
-  send(data: string): void
-  close(code?: number, reason?: string): void
-  terminate(): void
-  on(event: 'open', listener: () => void): this
-  on(event: 'message', listener: (data: Buffer) => void): this
-  on(event: 'close', listener: () => void): this
-  on(event: 'error', listener: (err: Error) => void): this
-}
-
-interface WsServer {
-  on(event: 'connection', listener: (socket: WsSocket) => void): this
-  on(event: 'error', listener: (err: Error) => void): this
-  close(): void
-}
-
-interface WsModule {
-  WebSocket: new (url: string) => WsSocket
-  WebSocketServer: new (opts: { server: Server }) => WsServer
-}
-
-const wsLib = createRequire(import.meta.url)('ws') as WsModule
 const OPEN = 1
 
 class WsFront {
-  private readonly server: WsServer
+  private readonly server: WebSocketServer
   private readonly sessions = new Set<WsSession>()
   private silenced = false
 
@@ -378,7 +350,7 @@ class WsFront {
     private readonly engine: Engine,
     private readonly upstreamUrl: string,
   ) {
-    this.server = new wsLib.WebSocketServer({ server: http })
+    this.server = new WebSocketServer({ server: http })
     this.server.on('error', () => {})
     this.server.on('connection', (client) => this.accept(client))
   }
@@ -404,7 +376,7 @@ class WsFront {
     this.server.close()
   }
 
-  private accept(client: WsSocket): void {
+  private accept(client: WebSocket): void {
     const session = new WsSession(client, this.upstreamUrl, {
       respond: (text, forward) => this.engine.respond(text, 'ws', forward),
       isSilenced: () => this.silenced,
@@ -430,18 +402,18 @@ interface Pending {
  * and die with the client's connection, as they would on a real node.
  */
 class WsSession {
-  private readonly upstream: WsSocket
+  private readonly upstream: WebSocket
   private readonly opened: Promise<void>
   private readonly pending = new Map<number, Pending>()
   // Our own ids upstream: a client may reuse ids, the node must not see it.
   private nextId = 1
 
   constructor(
-    private readonly client: WsSocket,
+    private readonly client: WebSocket,
     upstreamUrl: string,
     private readonly hooks: SessionHooks,
   ) {
-    this.upstream = new wsLib.WebSocket(upstreamUrl)
+    this.upstream = new WebSocket(upstreamUrl)
     this.opened = new Promise((resolve, reject) => {
       this.upstream.on('open', resolve)
       this.upstream.on('error', reject)
