@@ -303,7 +303,8 @@ async function openJob(
     (to === undefined || to === job.to_block)
   if (!sameRange) {
     throw new BackfillRefusedError(
-      `Backfill job "${id}" covers blocks ${job.from_block}-${job.to_block}, not ${from}-${to}; name another job with --job`,
+      `Backfill job "${id}" covers blocks ${job.from_block}-` +
+        `${job.to_block}, not ${from}-${to}; name another job with --job`,
     )
   }
   if (job.status === 'failed') {
@@ -362,8 +363,12 @@ async function checkFinal(opts: BackfillOptions, to: bigint): Promise<bigint> {
   const head = await fetcher.blockNumber()
   const final = await finality.target(head)
   if (to > final.number) {
+    const by =
+      final.source === 'tag' ? 'the finalized tag' : 'CONFIRMATIONS depth'
     throw new BackfillRefusedError(
-      `Block ${to} is not final yet: the chain's finalized block is ${final.number} (by ${final.source === 'tag' ? 'the finalized tag' : 'CONFIRMATIONS depth'}); backfill only final blocks and let the indexer follow the rest`,
+      `Block ${to} is not final yet: the chain's finalized block is ` +
+        `${final.number} (by ${by}); backfill only final blocks and let ` +
+        'the indexer follow the rest',
     )
   }
   return head
