@@ -6,6 +6,7 @@ import {
   ApiError,
   errorResponse,
   isDatabaseUnavailable,
+  isDataException,
   unavailable,
 } from './errors.js'
 import { registerHealthRoutes } from './health.js'
@@ -44,6 +45,18 @@ export function createApiApp(deps: ApiDeps): Hono {
     if (isDatabaseUnavailable(error)) {
       log.warn({ err: error }, 'Lost the database')
       return errorResponse(c, unavailable(error))
+    }
+    // A value the database refuses (a NUL byte, an overflow) is bad input
+    // on any route, not a fault of ours.
+    if (isDataException(error)) {
+      return errorResponse(
+        c,
+        new ApiError(
+          400,
+          'invalid_payload',
+          'The request holds a value that cannot be stored.',
+        ),
+      )
     }
     log.error({ err: error }, 'Failed request')
     const internal = new ApiError(500, 'internal_error', 'Internal error.')

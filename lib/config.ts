@@ -82,7 +82,18 @@ const tokens = z.string().transform((value, ctx) => {
       })
       return z.NEVER
     }
-    list.push({ address: canonicalAddress(address), symbol, decimals: dec })
+    let canonical: `0x${string}`
+    try {
+      canonical = canonicalAddress(address)
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message })
+      return z.NEVER
+    }
+    if (list.some((t) => t.address === canonical)) {
+      ctx.addIssue({ code: 'custom', message: `names ${address} twice` })
+      return z.NEVER
+    }
+    list.push({ address: canonical, symbol, decimals: dec })
   }
   return list
 })

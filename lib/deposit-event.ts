@@ -19,6 +19,8 @@ const decimalInteger = z
   .string()
   .regex(/^(0|[1-9][0-9]{0,77})$/, 'expected a non-negative integer string')
 
+const MAX_UINT256 = 2n ** 256n - 1n
+
 export const depositEventSchema = z.object({
   id: z.string().regex(/^evt_[0-9a-zA-Z_]{8,64}$/, 'expected evt_<id>'),
   type: z.enum(depositEventTypes),
@@ -36,7 +38,12 @@ export const depositEventSchema = z.object({
       symbol: z.string().min(1).max(32),
       decimals: z.number().int().min(0).max(36),
     }),
-    amount: decimalInteger,
+    // A uint256, and not zero: a zero transfer is never a deposit.
+    amount: decimalInteger.refine(
+      // Runs even when the pattern failed: check before BigInt throws.
+      (value) => /^[1-9][0-9]*$/.test(value) && BigInt(value) <= MAX_UINT256,
+      'expected an amount from 1 to 2^256-1',
+    ),
     amountDecimal: z.string().regex(/^[0-9]+(\.[0-9]+)?$/),
     txHash: hex(32),
     logIndex: z.number().int().min(0),

@@ -88,3 +88,19 @@ describe('config', () => {
     expect(result.stderr).toContain('API_PORT')
   })
 })
+
+describe('config: TOKENS checks', () => {
+  it('error: the same token address twice is refused', () => {
+    const env = {
+      TOKENS:
+        '0x55d398326f99059ff775485246999027b3197955:USDT:18,' +
+        '0x55d398326f99059ff775485246999027b3197955:USDC:18',
+    }
+    expect(() => loadConfig('all', env)).toThrow(/TOKENS: names .* twice/)
+  })
+
+  it('error: a bad checksum is a config error, not a crash', () => {
+    const env = { TOKENS: '0x55D398326f99059fF775485246999027B3197955:USDT:18' }
+    expect(() => loadConfig('all', env)).toThrow(ConfigError)
+  })
+})
