@@ -28,8 +28,11 @@ export async function startDemo(opts: {
       parseUnits('1000000000', token.decimals),
     ])
   }
-  const userId = await ensureDemoUser(opts.sql)
-  log.info({ user_id: userId, address: DEMO_ADDRESS }, 'Created demo user')
+  const { userId, created } = await ensureDemoUser(opts.sql)
+  log.info(
+    { user_id: userId, address: DEMO_ADDRESS },
+    created ? 'Created demo user' : 'Found demo user',
+  )
 
   let round = 0
   const transfer = async () => {
@@ -63,12 +66,12 @@ export async function startDemo(opts: {
   return { userId, stop: () => clearInterval(timer) }
 }
 
-async function ensureDemoUser(sql: Sql): Promise<string> {
+async function ensureDemoUser(sql: Sql) {
   const address = DEMO_ADDRESS.toLowerCase()
   const [owned] = await sql<{ user_id: string }[]>`
     select user_id from deposit_addresses where address = ${address}`
-  if (owned) return owned.user_id
-  return sql.begin(async (tx) => {
+  if (owned) return { userId: owned.user_id, created: false }
+  const userId = await sql.begin(async (tx) => {
     const [user] = await tx<{ id: string }[]>`
       insert into users (username) values ('demo') returning id`
     await tx`
@@ -76,4 +79,5 @@ async function ensureDemoUser(sql: Sql): Promise<string> {
       values (${address}, ${user!.id})`
     return user!.id
   })
+  return { userId, created: true }
 }
