@@ -26,12 +26,19 @@ export const DEFAULT_TOKENS: WatchedToken[] = [
   },
 ]
 
+/** Digits only: `1e3` or `0x10` is a typo here, not a number to guess. */
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce
-    .number({ error: 'expected a whole number' })
-    .int('expected a whole number')
-    .min(min, `expected a whole number >= ${min}`)
-    .max(max, `expected a whole number <= ${max}`)
+  z
+    .string()
+    .regex(/^-?[0-9]+$/, 'expected a whole number')
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int('expected a whole number')
+        .min(min, `expected a whole number >= ${min}`)
+        .max(max, `expected a whole number <= ${max}`),
+    )
 
 const url = (schemes: string[]) =>
   z.string().refine(

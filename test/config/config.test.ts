@@ -104,3 +104,15 @@ describe('config: TOKENS checks', () => {
     expect(() => loadConfig('all', env)).toThrow(ConfigError)
   })
 })
+
+describe('config: numbers', () => {
+  it('error: exponent and hex forms are typos, not numbers', () => {
+    for (const value of ['1e3', '0x10', '12abc', '']) {
+      const env = value === '' ? { START_BLOCK: ' ' } : { START_BLOCK: value }
+      expect(() => loadConfig('all', env), value).toThrow(/START_BLOCK/)
+    }
+    expect(loadConfig('all', { START_BLOCK: '1000' }).chain.startBlock).toBe(
+      1000n,
+    )
+  })
+})
