@@ -33,9 +33,10 @@ import { TRANSFER_TOPIC } from '../indexer/match/transfer.js'
 import { createRpcClient } from '../indexer/rpc/rpc-client.js'
 import { toQuantity } from '../indexer/rpc/types.js'
 import { DEFAULT_TOKENS, loadConfig } from '../lib/config.js'
+import { freePort } from '../lib/free-port.js'
 import { createLogger } from '../lib/logger.js'
 import { createMetrics } from '../lib/metrics.js'
-import { freePort, scratchDatabase } from './scratch-database.js'
+import { scratchDatabase } from './scratch-database.js'
 
 const { values: args } = parseArgs({
   options: {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import postgres from 'postgres'
 import { startEmbeddedPostgres } from '../db/embedded.js'
 import { runMigrations } from '../db/migrate.js'
+import { freePort } from '../lib/free-port.js'
 import { createLogger } from '../lib/logger.js'
 
 /**
@@ -47,16 +47,4 @@ export async function scratchDatabase() {
       await stopServer()
     },
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 }

@@ -1,17 +1,13 @@
 import type { Sql } from 'postgres'
 import type { Config } from '../lib/config.js'
-import { ConfigError } from '../lib/errors.js'
 import type { Logger } from '../lib/logger.js'
 import type { Metrics } from '../lib/metrics.js'
 import { createFinalityTracker } from './confirm/finality.js'
 import { createBlockFetcher } from './fetch/block-fetcher.js'
 import { createRangeFetcher } from './fetch/range-fetcher.js'
 import { createHeadTracker } from './follow/head-tracker.js'
-import {
-  describeError,
-  InvalidRpcAnswerError,
-  RpcUnavailableError,
-} from './rpc/errors.js'
+import { checkChainId } from './rpc/chain-id.js'
+import { describeError, RpcUnavailableError } from './rpc/errors.js'
 import { createRpcClient } from './rpc/rpc-client.js'
 import { createChainLock } from './store/chain-lock.js'
 import {
@@ -149,24 +145,6 @@ export async function createIndexer(opts: IndexerOptions) {
 }
 
 export type Indexer = Awaited<ReturnType<typeof createIndexer>>
-
-async function checkChainId(
-  rpc: ReturnType<typeof createRpcClient>,
-  expected: number,
-) {
-  const actual = await rpc.request('eth_chainId', [], {
-    parse: (raw) => {
-      if (typeof raw !== 'string')
-        throw new InvalidRpcAnswerError('Bad chain id')
-      return Number(BigInt(raw))
-    },
-  })
-  if (actual !== expected) {
-    throw new ConfigError([
-      `CHAIN_ID: the RPC serves chain ${actual}, but ${expected} is configured`,
-    ])
-  }
-}
 
 /**
  * A daemon that starts while its node is briefly unreachable should wait

@@ -3,17 +3,18 @@
  * `backfill_jobs`: the same matcher and storage step as the live path, so a
  * block indexed by both yields the same deposits and event ids once.
  */
+
 import type { Sql, TransactionSql } from 'postgres'
 import type { BackfillStatus } from '../../db/schema/index.js'
 import type { Config } from '../../lib/config.js'
-import { AppError, ConfigError } from '../../lib/errors.js'
+import { AppError } from '../../lib/errors.js'
 import type { Logger } from '../../lib/logger.js'
 import type { Metrics } from '../../lib/metrics.js'
 import { createFinalityTracker } from '../confirm/finality.js'
 import { createBlockFetcher } from '../fetch/block-fetcher.js'
 import { createRangeFetcher, type LogChunk } from '../fetch/range-fetcher.js'
 import { decodeTransfer, type Transfer } from '../match/transfer.js'
-import { InvalidRpcAnswerError } from '../rpc/errors.js'
+import { checkChainId } from '../rpc/chain-id.js'
 import type { RpcClient } from '../rpc/rpc-client.js'
 import type { Hex } from '../rpc/types.js'
 import { syncTokens } from '../store/checkpoint.js'
@@ -372,22 +373,6 @@ async function checkFinal(opts: BackfillOptions, to: bigint): Promise<bigint> {
     )
   }
   return head
-}
-
-async function checkChainId(rpc: RpcClient, expected: number) {
-  const actual = await rpc.request('eth_chainId', [], {
-    parse: (raw) => {
-      if (typeof raw !== 'string' || !/^0x[0-9a-f]+$/i.test(raw)) {
-        throw new InvalidRpcAnswerError('eth_chainId is malformed')
-      }
-      return Number(BigInt(raw))
-    },
-  })
-  if (actual !== expected) {
-    throw new ConfigError([
-      `CHAIN_ID: the RPC serves chain ${actual}, but ${expected} is configured`,
-    ])
-  }
 }
 
 // ---- command line ------------------------------------------------------------

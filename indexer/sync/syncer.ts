@@ -20,6 +20,7 @@ import {
   type Checkpoint,
   loadCheckpoint,
   recordHead,
+  storedHash,
 } from '../store/checkpoint.js'
 import { CheckpointConflictError } from '../store/errors.js'
 import { storeBlock } from '../store/store-block.js'
@@ -180,10 +181,8 @@ export function createSyncer(deps: SyncerDeps) {
   async function checkBehind(head: bigint): Promise<void> {
     if (head < cp.finalizedNumber) return
     const theirs = await deps.fetcher.header(head)
-    const [ours] = await sql<{ hash: string }[]>`
-      select hash from blocks
-      where chain_id = ${chainId} and number = ${head.toString()}::bigint`
-    if (ours && ours.hash !== theirs.hash) await handleReorg(head)
+    const ours = await storedHash(sql, chainId, head)
+    if (ours && ours !== theirs.hash) await handleReorg(head)
   }
 
   async function catchUp(head: bigint, finalNumber: bigint) {

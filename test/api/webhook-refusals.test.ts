@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApiApp } from '../../api/app.js'
 import { type ApiServer, startApiServer } from '../../api/server.js'
 import { createDb } from '../../db/client.js'
+import { freePort } from '../../lib/free-port.js'
 import { createLogger } from '../../lib/logger.js'
 import { createMetrics } from '../../lib/metrics.js'
-import { freePort } from '../helpers/ports.js'
 import {
   answer,
   call,

@@ -9,8 +9,8 @@ import {
   it,
 } from 'vitest'
 import type { Dispatcher } from '../../indexer/deliver/dispatcher.js'
+import { freePort } from '../../lib/free-port.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
-import { freePort } from '../helpers/ports.js'
 import {
   dispatcherFor,
   insertEvent,

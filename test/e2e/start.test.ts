@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { freePort } from '../../lib/free-port.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js'
-import { freePort } from '../helpers/ports.js'
 
 /** What a new user sees: `npm start` with nothing configured. */
 describe('npm start', () => {

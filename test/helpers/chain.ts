@@ -4,7 +4,7 @@ import {
   startAnvil,
 } from '../../devchain/anvil.js'
 import { createDevClient, type DevClient } from '../../devchain/token.js'
-import { freePort } from './ports.js'
+import { freePort } from '../../lib/free-port.js'
 
 export interface TestChain {
   anvil: Anvil

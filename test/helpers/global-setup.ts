@@ -4,8 +4,8 @@ import path from 'node:path'
 import type { TestProject } from 'vitest/node'
 import { startEmbeddedPostgres } from '../../db/embedded.js'
 import { runMigrations } from '../../db/migrate.js'
+import { freePort } from '../../lib/free-port.js'
 import { createLogger } from '../../lib/logger.js'
-import { freePort } from './ports.js'
 
 /**
  * One real PostgreSQL for the whole run (TEST_DATABASE_URL, or an embedded

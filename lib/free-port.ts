@@ -1,6 +1,9 @@
 import { createServer } from 'node:net'
 
-/** A port the OS just handed out and we released; good enough for tests. */
+/**
+ * A port the OS just handed out and we released: good enough for tests and
+ * benchmarks, which start their servers at once.
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
